@@ -1,0 +1,45 @@
+# Two commands do everything on a fresh machine: `make book` and `make test`.
+# With a folder named book/ at the top, every target must be .PHONY.
+.PHONY: help venv data book test test-unit lab clean
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+# Profile for the book: smoke, cpu or full (default: full with CUDA, else cpu)
+PROFILE ?=
+
+help:
+	@echo "make book   build the book (executes every chapter) -> _build/html/index.html"
+	@echo "make test   unit tests + every chapter under COURSE_PROFILE=smoke + a smoke book build"
+	@echo "make lab    JupyterLab with the course installed"
+	@echo "make data   fetch the data sets only"
+
+# (Re)create the virtualenv when the dependency lists change.
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+data: $(STAMP)
+	$(BIN)/python -m course_lib.data prepare
+
+book: data
+	$(BIN)/python tools/build_book.py $(if $(PROFILE),--profile $(PROFILE))
+
+test: data
+	COURSE_PROFILE=smoke COURSE_PROGRESS=0 $(BIN)/python -m pytest
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests -m "not book"
+
+lab: data
+	$(BIN)/jupyter lab --notebook-dir=.
+
+clean:
+	rm -rf _build

@@ -1,0 +1,117 @@
+"""Encoders, decoders and the autoencoder models of the course.
+
+Every model exposes ``encode`` and ``decode`` and returns a named output from
+``forward``. Training loops live in :mod:`course_lib.training`, never in a
+model: ``nn.Module.train(mode)`` is how ``.eval()`` switches modes, so a
+training loop named ``train`` would break it (COURSE_PLAN section 6).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple, Sequence
+
+import torch
+from torch import nn
+
+__all__ = ["mlp", "AEOutput", "Autoencoder", "mlp_autoencoder", "linear_autoencoder"]
+
+
+def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU,
+        out_activation: nn.Module | None = None) -> nn.Sequential:
+    """A fully connected network ``sizes[0] -> ... -> sizes[-1]`` with
+    ``activation`` between layers and ``out_activation`` (if any) at the end."""
+    if len(sizes) < 2 or any(int(s) <= 0 for s in sizes):
+        raise ValueError(f"mlp needs at least two positive layer sizes, got {list(sizes)}")
+    layers: list[nn.Module] = []
+    for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(n_in, n_out))
+        if i < len(sizes) - 2:
+            layers.append(activation())
+    if out_activation is not None:
+        layers.append(out_activation)
+    return nn.Sequential(*layers)
+
+
+class AEOutput(NamedTuple):
+    """What an autoencoder's forward pass returns: the reconstruction and the code."""
+
+    x_hat: torch.Tensor
+    z: torch.Tensor
+
+
+class Autoencoder(nn.Module):
+    """A deterministic autoencoder ``x -> z = E(x) -> x_hat = D(z)``.
+
+    ``input_shape`` is the shape of one example (e.g. ``(2,)`` or
+    ``(1, 28, 28)``); inputs are checked against it so that a wrong tensor gets
+    a clear error instead of a matrix-size message from deep inside a layer.
+    Images are flattened for MLP encoders and reshaped back after decoding.
+    """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, input_shape: Sequence[int],
+                 latent_dim: int):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.latent_dim = int(latent_dim)
+
+    @property
+    def data_dim(self) -> int:
+        return math.prod(self.input_shape)
+
+    def _check(self, t: torch.Tensor, shape: tuple[int, ...], what: str) -> None:
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{what} must be a torch.Tensor, got {type(t).__name__}")
+        if t.dim() != len(shape) + 1 or tuple(t.shape[1:]) != shape:
+            raise ValueError(
+                f"{what} must have shape (batch, {', '.join(map(str, shape))}), "
+                f"got {tuple(t.shape)}"
+            )
+        if not t.is_floating_point():
+            raise TypeError(f"{what} must be a floating-point tensor, got {t.dtype}")
+        device = next(self.parameters()).device
+        if t.device != device:
+            raise ValueError(f"{what} is on {t.device} but the model is on {device}; "
+                             "move one of them with .to(device)")
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """Code ``z`` (B, L) of a batch ``x`` (B, *input_shape)."""
+        self._check(x, self.input_shape, "x")
+        return self.encoder(x.flatten(1))
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Reconstruction ``x_hat`` (B, *input_shape) of codes ``z`` (B, L)."""
+        self._check(z, (self.latent_dim,), "z")
+        return self.decoder(z).view(len(z), *self.input_shape)
+
+    def forward(self, x: torch.Tensor) -> AEOutput:
+        z = self.encode(x)
+        return AEOutput(self.decode(z), z)
+
+
+def mlp_autoencoder(data_dim: int | Sequence[int], latent_dim: int,
+                    hidden: Sequence[int] = (128, 64, 32),
+                    out_activation: nn.Module | None = None) -> Autoencoder:
+    """An MLP autoencoder with mirrored hidden layers.
+
+    ``data_dim`` is D, or the shape of one example for images. The default
+    ``hidden`` is the toy-data network of the source notes
+    (D -> 128 -> 64 -> 32 -> L and back). Use ``out_activation=nn.Sigmoid()``
+    for images in [0, 1].
+    """
+    shape = (data_dim,) if isinstance(data_dim, int) else tuple(data_dim)
+    d = math.prod(shape)
+    encoder = mlp([d, *hidden, latent_dim])
+    decoder = mlp([latent_dim, *reversed(hidden), d], out_activation=out_activation)
+    return Autoencoder(encoder, decoder, shape, latent_dim)
+
+
+def linear_autoencoder(data_dim: int | Sequence[int], latent_dim: int, bias: bool = True) -> Autoencoder:
+    """A linear autoencoder ``x_hat = W_d (W_e x + b_e) + b_d``: with the squared
+    error it learns the principal subspace (chapter 1)."""
+    shape = (data_dim,) if isinstance(data_dim, int) else tuple(data_dim)
+    d = math.prod(shape)
+    return Autoencoder(nn.Linear(d, latent_dim, bias=bias), nn.Linear(latent_dim, d, bias=bias),
+                       shape, latent_dim)

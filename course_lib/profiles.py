@@ -1,0 +1,108 @@
+"""Run profiles: one notebook, three training budgets (COURSE_PLAN section 3).
+
+``smoke`` proves that a chapter runs end to end in seconds (CI, ``make test``);
+``cpu`` gives results that look right in minutes on a 2-core laptop; ``full``
+uses the source material's settings and is meant for a GPU.
+
+The profile is chosen by the ``COURSE_PROFILE`` environment variable, or else
+``full`` when a CUDA device is present and ``cpu`` otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+__all__ = ["Budget", "Profile", "PROFILES", "get_profile", "profile_name"]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much training one experiment gets under a profile.
+
+    ``steps`` counts optimiser updates (used for toy data drawn fresh at each
+    step); ``epochs`` counts passes over a training set of ``train_size``
+    examples (``None`` = the whole split). ``test_size`` limits evaluation
+    sets the same way.
+    """
+
+    steps: int | None = None
+    epochs: int | None = None
+    batch_size: int = 128
+    lr: float = 1e-3
+    train_size: int | None = None
+    test_size: int | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A named set of budgets, one per experiment key (``profile["toy"]``)."""
+
+    name: str
+    description: str
+    budgets: Mapping[str, Budget] = field(default_factory=dict)
+
+    def __getitem__(self, key: str) -> Budget:
+        try:
+            return self.budgets[key]
+        except KeyError:
+            known = ", ".join(sorted(self.budgets))
+            raise KeyError(
+                f"profile {self.name!r} has no budget {key!r}; known budgets: {known}"
+            ) from None
+
+
+def _profile(name: str, description: str, **budgets: Budget) -> Profile:
+    return Profile(name, description, MappingProxyType(dict(budgets)))
+
+
+PROFILES: Mapping[str, Profile] = MappingProxyType(
+    {
+        "smoke": _profile(
+            "smoke",
+            "seconds per notebook: tiny subsets, proves the code runs (CI)",
+            # 2-D swiss roll, fresh batch at every step (chapters 1-5)
+            toy=Budget(steps=60, batch_size=256, lr=1e-3),
+            # MLP autoencoders on MNIST (chapters 1-2)
+            mnist_ae=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=256),
+        ),
+        "cpu": _profile(
+            "cpu",
+            "minutes per notebook on a 2-core laptop; results look right",
+            toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
+            mnist_ae=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
+        ),
+        "full": _profile(
+            "full",
+            "the source material's settings; meant for a GPU",
+            toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
+            mnist_ae=Budget(epochs=30, batch_size=128, lr=1e-3),
+        ),
+    }
+)
+
+
+def profile_name(name: str | None = None) -> str:
+    """The profile in force: ``name`` if given, else ``$COURSE_PROFILE``, else
+    ``full`` with CUDA and ``cpu`` without. Raises ``ValueError`` on an unknown name."""
+    if name is None:
+        name = os.environ.get("COURSE_PROFILE", "").strip() or None
+    if name is None:
+        import torch  # imported here so that profile look-ups stay cheap
+
+        name = "full" if torch.cuda.is_available() else "cpu"
+    name = name.lower()
+    if name not in PROFILES:
+        valid = ", ".join(PROFILES)
+        raise ValueError(
+            f"unknown run profile {name!r}; valid profiles are: {valid} "
+            "(set COURSE_PROFILE to one of them, or leave it unset for the default)"
+        )
+    return name
+
+
+def get_profile(name: str | None = None) -> Profile:
+    """The :class:`Profile` in force (see :func:`profile_name`)."""
+    return PROFILES[profile_name(name)]

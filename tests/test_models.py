@@ -1,0 +1,73 @@
+import pytest
+import torch
+from torch import nn
+
+import course_lib as cl
+
+
+class TestMlp:
+    def test_layers_and_activations(self):
+        net = cl.mlp([2, 8, 4, 3], out_activation=nn.Sigmoid())
+        kinds = [type(m) for m in net]
+        assert kinds == [nn.Linear, nn.ReLU, nn.Linear, nn.ReLU, nn.Linear, nn.Sigmoid]
+        assert net(torch.randn(5, 2)).shape == (5, 3)
+
+    def test_bad_sizes(self):
+        with pytest.raises(ValueError):
+            cl.mlp([4])
+        with pytest.raises(ValueError):
+            cl.mlp([4, 0, 2])
+
+
+class TestAutoencoder:
+    def test_toy_architecture_of_the_notes(self):
+        ae = cl.mlp_autoencoder(2, 16)
+        sizes = [m.out_features for m in ae.encoder if isinstance(m, nn.Linear)]
+        assert sizes == [128, 64, 32, 16]
+        sizes = [m.out_features for m in ae.decoder if isinstance(m, nn.Linear)]
+        assert sizes == [32, 64, 128, 2]
+
+    def test_forward_returns_named_output(self):
+        ae = cl.mlp_autoencoder(2, 3)
+        out = ae(torch.randn(7, 2))
+        assert isinstance(out, cl.AEOutput) and out.x_hat.shape == (7, 2) and out.z.shape == (7, 3)
+        x = torch.randn(7, 2)
+        out = ae(x)
+        torch.testing.assert_close(out.z, ae.encode(x))
+        torch.testing.assert_close(out.x_hat, ae.decode(ae.encode(x)))
+
+    def test_images_are_flattened_and_restored(self):
+        ae = cl.mlp_autoencoder((1, 28, 28), 4, hidden=(32,), out_activation=nn.Sigmoid())
+        x = torch.rand(3, 1, 28, 28)
+        out = ae(x)
+        assert out.x_hat.shape == x.shape and out.z.shape == (3, 4)
+        assert ae.data_dim == 784
+        assert float(out.x_hat.detach().min()) >= 0 and float(out.x_hat.detach().max()) <= 1
+
+    def test_wrong_shape_gives_clear_error(self):
+        ae = cl.mlp_autoencoder(2, 3)
+        with pytest.raises(ValueError, match=r"x must have shape \(batch, 2\), got \(4, 3\)"):
+            ae(torch.randn(4, 3))
+        with pytest.raises(ValueError, match=r"z must have shape \(batch, 3\)"):
+            ae.decode(torch.randn(4, 2))
+        with pytest.raises(ValueError):
+            ae(torch.randn(2))  # missing batch dimension
+
+    def test_wrong_dtype_gives_clear_error(self):
+        ae = cl.mlp_autoencoder(2, 3)
+        with pytest.raises(TypeError, match="floating-point"):
+            ae(torch.ones(4, 2, dtype=torch.long))
+        with pytest.raises(TypeError, match="torch.Tensor"):
+            ae([[0.0, 1.0]])
+
+    def test_eval_still_works(self):
+        # the seeds' defect: a training loop named `train` breaks .eval()
+        ae = cl.mlp_autoencoder(2, 3)
+        assert ae.eval() is ae and not ae.training
+        assert ae.train() is ae and ae.training
+
+    def test_linear_autoencoder_is_linear(self):
+        ae = cl.linear_autoencoder(5, 2, bias=False)
+        a, b = torch.randn(3, 5), torch.randn(3, 5)
+        torch.testing.assert_close(ae(a + 2 * b).x_hat, ae(a).x_hat + 2 * ae(b).x_hat)
+        assert ae.decoder.weight.shape == (5, 2)

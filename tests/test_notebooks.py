@@ -1,0 +1,55 @@
+"""Checks on the committed chapter notebooks (their execution is nbval's job:
+`make test` collects chapters/*.ipynb with --nbval-lax under the smoke profile)."""
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "chapters").glob("*.ipynb"))
+
+
+def test_there_are_chapters():
+    assert NOTEBOOKS, "no notebooks under chapters/"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"])
+             if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
+    assert not dirty, f"{path.name}: cells {dirty} carry outputs; run `python tools/nbtools.py strip {path}`"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_follows_the_course_layout(path):
+    nb = json.loads(path.read_text())
+    cells = nb["cells"]
+    assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# ")
+    assert "Learning goals" in "".join(cells[0]["source"])
+    first_code = next("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "import course_lib as cl" in first_code and "cl.setup_notebook(" in first_code
+    text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert "## Summary" in text and "## Exercises" in text
+    assert text.count(":class: dropdown") >= 2, "exercises need hidden solutions"
+    code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+    assert "cuda" not in code, "chapters must not name a device; use setup.device"
+
+
+def _toc_files(entries):
+    for entry in entries:
+        if "file" in entry:
+            yield entry["file"]
+        yield from _toc_files(entry.get("chapters", []) + entry.get("sections", []))
+
+
+def test_every_chapter_is_in_the_toc():
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = set(_toc_files(toc.get("parts", [])))
+    for path in NOTEBOOKS:
+        assert f"chapters/{path.stem}" in files, f"{path.name} is not in _toc.yml"
+    for f in files:
+        assert any((ROOT / f"{f}{ext}").exists() for ext in (".md", ".ipynb")), f"{f} in _toc.yml does not exist"

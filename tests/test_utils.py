@@ -1,0 +1,67 @@
+import numpy as np
+import pytest
+import torch
+
+import course_lib as cl
+
+
+class TestDevice:
+    def test_cpu_when_nothing_else(self, monkeypatch):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        monkeypatch.setattr("course_lib.utils._mps_available", lambda: False)
+        assert cl.get_device() == torch.device("cpu")
+
+    def test_cuda_preferred(self, monkeypatch):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        assert cl.get_device().type == "cuda"
+
+    def test_env_override(self, monkeypatch):
+        monkeypatch.setenv("COURSE_DEVICE", "cpu")
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        assert cl.get_device() == torch.device("cpu")
+
+    def test_unavailable_cuda_is_an_error(self, monkeypatch):
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+        with pytest.raises(RuntimeError, match="CUDA is not available"):
+            cl.get_device("cuda")
+
+    def test_unknown_device(self):
+        with pytest.raises((ValueError, RuntimeError)):
+            cl.get_device("tpu")
+
+
+class TestSeeding:
+    def test_same_seed_same_numbers(self):
+        cl.seed_everything(3)
+        a = (torch.rand(4), np.random.rand(4))
+        cl.seed_everything(3)
+        b = (torch.rand(4), np.random.rand(4))
+        assert torch.equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+
+    def test_different_seed_different_numbers(self):
+        cl.seed_everything(3)
+        a = torch.rand(4)
+        cl.seed_everything(4)
+        assert not torch.equal(a, torch.rand(4))
+
+    def test_returns_seeded_generator(self):
+        g1, g2 = cl.seed_everything(5), cl.seed_everything(5)
+        assert torch.equal(torch.rand(3, generator=g1), torch.rand(3, generator=g2))
+
+    def test_rejects_non_integer(self):
+        with pytest.raises(TypeError):
+            cl.seed_everything(1.5)
+
+
+def test_show_source_contains_the_code():
+    shown = cl.show_source(cl.squared_error)
+    text = getattr(shown, "data", shown)
+    assert "def squared_error" in text and "pow(2)" in text
+
+
+def test_setup_notebook_prints_one_banner_line(capsys):
+    setup = cl.setup_notebook(seed=7, profile="smoke", device="cpu")
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    assert "profile: smoke" in out[0] and "device: cpu" in out[0] and "seed: 7" in out[0]
+    assert setup.profile.name == "smoke" and setup.seed == 7

@@ -1,0 +1,90 @@
+"""Build the Jupyter Book with the notebooks executed under one run profile.
+
+jupyter-cache keys a notebook on its code cells only, so on its own it would
+keep showing figures made by an older course_lib or another profile. This
+script gives every (profile, course_lib contents) pair its own cache folder,
+writes a copy of _config.yml that points at it, and runs ``jupyter-book build``
+with warnings as errors.
+
+    python tools/build_book.py --profile cpu            # -> _build/html
+    python tools/build_book.py --profile smoke --out _build/smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def course_lib_hash() -> str:
+    """sha256 over course_lib's source files (names and contents)."""
+    h = hashlib.sha256()
+    for path in sorted((ROOT / "course_lib").rglob("*.py")):
+        h.update(path.relative_to(ROOT).as_posix().encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()[:12]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default=None, help="smoke, cpu or full (default: $COURSE_PROFILE or auto)")
+    parser.add_argument("--out", default="_build", help="output folder (HTML goes to OUT/html)")
+    parser.add_argument("--all", action="store_true", help="rebuild every page (not only changed ones)")
+    args = parser.parse_args(argv)
+
+    sys.path.insert(0, str(ROOT))
+    from course_lib.profiles import profile_name
+
+    profile = profile_name(args.profile)
+    out = (ROOT / args.out).resolve()
+    caches = ROOT / "_build" / ".jupyter_cache"
+    cache = caches / f"{profile}-{course_lib_hash()}"
+    # Older caches of the same profile belong to an older course_lib: drop them.
+    for old in caches.glob(f"{profile}-*"):
+        if old != cache:
+            shutil.rmtree(old, ignore_errors=True)
+
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    config["execute"]["cache"] = str(cache)
+    out.mkdir(parents=True, exist_ok=True)
+    generated = out / f"_config.{profile}.yml"
+    generated.write_text(yaml.safe_dump(config, sort_keys=False))
+
+    env = dict(os.environ, COURSE_PROFILE=profile, COURSE_PROGRESS="0",
+               PYDEVD_DISABLE_FILE_VALIDATION="1")
+    # jupyter-book puts its HTML in <path-output>/_build/html; build in a staging
+    # folder and move the result so that the site ends up in OUT/html.
+    stage = out / ".stage"
+    cmd = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(ROOT), "--config", str(generated),
+           "--toc", str(ROOT / "_toc.yml"), "--path-output", str(stage), "-W", "-n", "--keep-going"]
+    if args.all:
+        cmd.append("--all")
+    print(f"building the book with profile {profile!r}; cache {cache.relative_to(ROOT)}", flush=True)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        print(f"\nbook build FAILED after {seconds:.0f} s (see the messages above; executed notebooks "
+              f"that failed have their traceback under {stage}/_build/html/reports)", file=sys.stderr)
+        return proc.returncode
+    html = out / "html"
+    if html.exists():
+        shutil.rmtree(html)
+    shutil.copytree(stage / "_build" / "html", html)
+    print(f"\nbook built in {seconds:.0f} s (profile {profile}): {html / 'index.html'}")
+    print(f"serve it with:  python -m http.server -d {os.path.relpath(html, Path.cwd())}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
