@@ -8,9 +8,13 @@ the caller decides how to reduce.
 
 from __future__ import annotations
 
-import torch
+import math
 
-__all__ = ["squared_error", "ae_loss"]
+import torch
+import torch.nn.functional as F
+
+__all__ = ["squared_error", "ae_loss", "gaussian_kl", "gaussian_kl_diag", "log_normal_diag",
+           "bernoulli_log_likelihood", "gaussian_log_likelihood", "elbo", "iwae_bound"]
 
 
 def _same_shape(x_hat: torch.Tensor, x: torch.Tensor) -> None:
@@ -41,3 +45,115 @@ def ae_loss(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
     x_hat, _ = model(x)
     loss = squared_error(x_hat, x).mean()
     return {"loss": loss}
+
+
+# ---------------------------------------------------------------------------
+# Variational terms (chapter 4). Per-example functions return shape (B,).
+
+LOG_2PI = math.log(2 * math.pi)
+
+
+def _check_gaussian(mu: torch.Tensor, logvar: torch.Tensor) -> None:
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have the same shape")
+    if mu.dim() < 1:
+        raise ValueError("mu and logvar need a latent dimension, got scalars")
+
+
+def gaussian_kl(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    r"""KL divergence from :math:`q = \mathcal{N}(\mu, \mathrm{diag}\,\sigma^2)` to the
+    prior :math:`\mathcal{N}(0, I_L)`, summed over the last (latent) dimension:
+
+    .. math:: \mathrm{KL}(q \,\Vert\, p) = \tfrac12 \sum_{l=1}^{L}
+              \left(\mu_l^2 + \sigma_l^2 - \log \sigma_l^2 - 1\right)
+
+    The ``-1`` terms (``-L/2`` in total) are kept, so the value is a true KL
+    (zero when ``q = p``). Shapes: ``mu``, ``logvar``: (..., L) -> (...).
+    """
+    _check_gaussian(mu, logvar)
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0).sum(dim=-1)
+
+
+def gaussian_kl_diag(mu_q: torch.Tensor, logvar_q: torch.Tensor,
+                     mu_p: torch.Tensor, logvar_p: torch.Tensor) -> torch.Tensor:
+    r"""KL between two diagonal Gaussians, summed over the last dimension:
+
+    .. math:: \tfrac12 \sum_l \Big(\log\frac{\sigma_{p,l}^2}{\sigma_{q,l}^2}
+              + \frac{\sigma_{q,l}^2 + (\mu_{q,l} - \mu_{p,l})^2}{\sigma_{p,l}^2} - 1\Big)
+
+    Shapes broadcast; the result drops the last dimension.
+    """
+    _check_gaussian(mu_q, logvar_q)
+    _check_gaussian(mu_p, logvar_p)
+    return 0.5 * (logvar_p - logvar_q
+                  + (logvar_q.exp() + (mu_q - mu_p).pow(2)) / logvar_p.exp() - 1.0).sum(dim=-1)
+
+
+def log_normal_diag(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    r"""Log density of :math:`\mathcal{N}(\mu, \mathrm{diag}\,e^{\mathrm{logvar}})` at ``z``,
+    summed over the last dimension, with the :math:`-\tfrac{L}{2}\log 2\pi` constant."""
+    return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(dim=-1)
+
+
+def bernoulli_log_likelihood(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    r"""Per-example :math:`\log p(x \mid z) = \sum_d x_d \log \pi_d + (1 - x_d)\log(1 - \pi_d)`
+    with :math:`\pi = \mathrm{sigmoid}(\text{logits})`, computed *from the logits*
+    (``-binary_cross_entropy_with_logits``): finite even where the sigmoid saturates,
+    unlike ``x_hat.log()`` after a sigmoid.
+
+    ``x`` must lie in [0, 1] (binary, or grey levels as probabilities).
+    Shapes: (B, ...) -> (B,).
+    """
+    _same_shape(logits, x)
+    if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+        raise ValueError(f"a Bernoulli likelihood needs targets in [0, 1]; x lies in "
+                         f"[{float(x.min()):.3g}, {float(x.max()):.3g}] (rescale images to [0, 1])")
+    return -F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(dim=1)
+
+
+def gaussian_log_likelihood(x_hat: torch.Tensor, x: torch.Tensor, sigma: float | torch.Tensor) -> torch.Tensor:
+    r"""Per-example :math:`\log \mathcal{N}(x;\, \hat{x}, \sigma^2 I_D)`, *with* the
+    normaliser, so that an ELBO built on it is in nats:
+
+    .. math:: -\frac{\lVert x - \hat{x}\rVert^2}{2\sigma^2} - \frac{D}{2}\log(2\pi\sigma^2)
+
+    Shapes: (B, ...) -> (B,). ``sigma`` > 0 is a float or broadcasts to ``x``.
+    """
+    _same_shape(x_hat, x)
+    sigma = torch.as_tensor(sigma, dtype=x.dtype, device=x.device)
+    if (sigma <= 0).any():
+        raise ValueError("sigma must be positive")
+    var = sigma.pow(2).expand_as(x)
+    return -0.5 * ((x - x_hat).pow(2) / var + LOG_2PI + var.log()).flatten(1).sum(dim=1)
+
+
+def elbo(log_likelihood: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> dict[str, torch.Tensor]:
+    r"""Combine per-example terms into the (beta-weighted) negative ELBO to minimise:
+
+    .. math:: \mathcal{L} = \frac{1}{B}\sum_b \Big(-\log p(x_b \mid z_b)
+              + \beta\, \mathrm{KL}(q(z \mid x_b) \,\Vert\, p(z))\Big)
+
+    Returns ``loss`` (what ``fit`` minimises), ``elbo`` (the true bound, with
+    beta = 1, per example, averaged over the batch), ``recon`` (= -log-likelihood)
+    and ``kl``, all batch means. Shapes: (B,), (B,).
+    """
+    if log_likelihood.shape != kl.shape or log_likelihood.dim() != 1:
+        raise ValueError(f"expected two (B,) tensors, got {tuple(log_likelihood.shape)} and {tuple(kl.shape)}")
+    recon, kl_mean = -log_likelihood.mean(), kl.mean()
+    return {"loss": recon + beta * kl_mean, "elbo": -(recon + kl_mean), "recon": recon, "kl": kl_mean}
+
+
+def iwae_bound(log_px_z: torch.Tensor, log_pz: torch.Tensor, log_qz_x: torch.Tensor) -> torch.Tensor:
+    r"""Importance-weighted bound (Burda et al., 2015) from K samples per example:
+
+    .. math:: \mathcal{L}_K = \log \frac{1}{K}\sum_{k=1}^K
+              \frac{p(x \mid z_k)\, p(z_k)}{q(z_k \mid x)},\quad z_k \sim q(z \mid x)
+
+    computed as a numerically stable log-mean-exp. Inputs have shape (K, B);
+    returns (B,). K = 1 gives a one-sample ELBO estimate; the bound tightens
+    towards log p(x) as K grows.
+    """
+    if not (log_px_z.shape == log_pz.shape == log_qz_x.shape) or log_px_z.dim() != 2:
+        raise ValueError("expected three (K, B) tensors of log-densities")
+    log_w = log_px_z + log_pz - log_qz_x
+    return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
