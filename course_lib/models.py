@@ -14,7 +14,8 @@ from typing import NamedTuple, Sequence
 import torch
 from torch import nn
 
-__all__ = ["mlp", "AEOutput", "Autoencoder", "mlp_autoencoder", "linear_autoencoder"]
+__all__ = ["mlp", "AEOutput", "VAEOutput", "Autoencoder", "mlp_autoencoder", "linear_autoencoder",
+           "reparameterize"]
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU,
@@ -38,6 +39,31 @@ class AEOutput(NamedTuple):
 
     x_hat: torch.Tensor
     z: torch.Tensor
+
+
+class VAEOutput(NamedTuple):
+    """What a variational autoencoder's forward pass returns: the decoder's
+    output (mean or logits), the sampled code and the posterior parameters."""
+
+    x_hat: torch.Tensor
+    z: torch.Tensor
+    mu: torch.Tensor
+    logvar: torch.Tensor
+
+
+def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Sample :math:`z = \mu + \sigma \odot \varepsilon`, :math:`\varepsilon \sim \mathcal{N}(0, I)`,
+    with :math:`\sigma = \exp(\tfrac12 \log\sigma^2)`: a differentiable function of
+    ``mu`` and ``logvar`` (the reparameterisation trick). Shapes: (B, L) -> (B, L)."""
+    if mu.shape != logvar.shape:
+        raise ValueError(f"mu {tuple(mu.shape)} and logvar {tuple(logvar.shape)} must have the same shape")
+    if generator is None:
+        eps = torch.randn_like(mu)
+    else:
+        eps = torch.randn(mu.shape, generator=generator, device=generator.device,
+                          dtype=mu.dtype).to(mu.device)
+    return mu + (0.5 * logvar).exp() * eps
 
 
 class Autoencoder(nn.Module):

@@ -1,3 +1,5 @@
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -71,3 +73,22 @@ class TestAutoencoder:
         a, b = torch.randn(3, 5), torch.randn(3, 5)
         torch.testing.assert_close(ae(a + 2 * b).x_hat, ae(a).x_hat + 2 * ae(b).x_hat)
         assert ae.decoder.weight.shape == (5, 2)
+
+
+class TestReparameterize:
+    def test_moments_and_gradient(self):
+        mu = torch.full((200_000, 2), 1.5, requires_grad=True)
+        logvar = torch.full((200_000, 2), math.log(0.25), requires_grad=True)
+        z = cl.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0))
+        assert abs(float(z.mean()) - 1.5) < 0.01 and abs(float(z.std()) - 0.5) < 0.01
+        z.sum().backward()  # d z / d mu = 1 for every sample
+        assert torch.equal(mu.grad, torch.ones_like(mu))
+        assert torch.isfinite(logvar.grad).all()
+
+    def test_seeded_and_shape_checked(self):
+        mu, lv = torch.zeros(3, 4), torch.zeros(3, 4)
+        a = cl.reparameterize(mu, lv, generator=torch.Generator().manual_seed(1))
+        b = cl.reparameterize(mu, lv, generator=torch.Generator().manual_seed(1))
+        assert torch.equal(a, b)
+        with pytest.raises(ValueError):
+            cl.reparameterize(mu, torch.zeros(3, 5))
