@@ -21,6 +21,7 @@ _EXPORTS = {
     "plotting": ["image_grid", "plot_history", "scatter2d"],
     "profiles": ["PROFILES", "Budget", "Profile", "get_profile", "profile_name"],
     "training": ["History", "NonFiniteLossError", "batches", "evaluate", "fit"],
+    "widgets": ["figure_widget"],
     "utils": ["NotebookSetup", "get_device", "seed_everything", "setup_notebook", "show_source"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
