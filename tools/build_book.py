@@ -44,6 +44,7 @@ def main(argv=None) -> int:
 
     sys.path.insert(0, str(ROOT))
     from course_lib.profiles import profile_name
+    from tools.vendor import vendor
 
     profile = profile_name(args.profile)
     out = (ROOT / args.out).resolve()
@@ -54,8 +55,13 @@ def main(argv=None) -> int:
         if old != cache:
             shutil.rmtree(old, ignore_errors=True)
 
+    vendor()  # MathJax and the widget manager, served by the book itself (offline)
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["cache"] = str(cache)
+    # jupyter-book resolves local extension folders against the config file's folder
+    exts = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, folder in exts.items():
+        exts[name] = str(ROOT / folder)
     out.mkdir(parents=True, exist_ok=True)
     generated = out / f"_config.{profile}.yml"
     generated.write_text(yaml.safe_dump(config, sort_keys=False))
