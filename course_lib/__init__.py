@@ -14,6 +14,7 @@ _EXPORTS = {
     "analysis": ["pca_fit", "pca_reconstruct", "principal_angles"],
     "data": ["DATASETS", "DataUnavailableError", "ImageData", "data_root", "load_images",
              "prepare", "swiss_roll", "swiss_roll_sampler"],
+    "export": ["export_onnx", "latent_slider", "site_assets_dir"],
     "losses": ["ae_loss", "bernoulli_log_likelihood", "elbo", "gaussian_kl", "gaussian_kl_diag",
                "gaussian_log_likelihood", "iwae_bound", "log_normal_diag", "squared_error"],
     "models": ["AEOutput", "Autoencoder", "VAEOutput", "linear_autoencoder", "mlp", "mlp_autoencoder",

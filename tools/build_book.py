@@ -56,8 +56,17 @@ def main(argv=None) -> int:
             shutil.rmtree(old, ignore_errors=True)
 
     vendor()  # MathJax and the widget manager, served by the book itself (offline)
+    # Decoders exported by the chapters for in-page sliders (course_lib.export) go
+    # to <out>/assets_root/assets/, served at <site>/assets/. A cached notebook is
+    # not re-executed, so if those files are gone the cache must go too.
+    assets = out / "assets_root" / "assets"
+    if not assets.is_dir():
+        shutil.rmtree(cache, ignore_errors=True)
+        assets.mkdir(parents=True)
     config = yaml.safe_load((ROOT / "_config.yml").read_text())
     config["execute"]["cache"] = str(cache)
+    sphinx_config = config.setdefault("sphinx", {}).setdefault("config", {})
+    sphinx_config["html_extra_path"] = list(sphinx_config.get("html_extra_path", [])) + [str(assets.parent)]
     # jupyter-book resolves local extension folders against the config file's folder
     exts = config.get("sphinx", {}).get("local_extensions") or {}
     for name, folder in exts.items():
@@ -66,7 +75,7 @@ def main(argv=None) -> int:
     generated = out / f"_config.{profile}.yml"
     generated.write_text(yaml.safe_dump(config, sort_keys=False))
 
-    env = dict(os.environ, COURSE_PROFILE=profile, COURSE_PROGRESS="0",
+    env = dict(os.environ, COURSE_PROFILE=profile, COURSE_PROGRESS="0", COURSE_SITE_ASSETS=str(assets),
                PYDEVD_DISABLE_FILE_VALIDATION="1")
     # jupyter-book puts its HTML in <path-output>/_build/html; build in a staging
     # folder and move the result so that the site ends up in OUT/html.

@@ -1,5 +1,6 @@
 """Vendor the JavaScript the book needs so that it renders with no network:
-MathJax 3, the ipywidgets HTML manager and RequireJS, from the npm packages
+MathJax 3, the ipywidgets HTML manager, RequireJS and onnxruntime-web (plus the
+course's own scripts from book/js/), from the npm packages
 pinned in package.json/package-lock.json, into _build/vendor_root/vendor/.
 _config.yml serves that folder through html_extra_path and points mathjax_path
 and nb_ipywidgets_js at it. These files are build outputs, never committed.
@@ -24,7 +25,11 @@ ASSETS = [
     ("@jupyter-widgets/html-manager/dist", "html-manager",
      ["embed-amd.js", "*.woff", "*.woff2", "*.ttf", "*.eot", "*.svg"]),
     ("requirejs/require.js", "require.js", None),
+    ("onnxruntime-web/dist", "ort",
+     ["ort.wasm.min.mjs", "ort-wasm-simd-threaded.mjs", "ort-wasm-simd-threaded.wasm"]),
 ]
+# The course's own scripts (committed under book/js/), refreshed at every build.
+OWN = ROOT / "book" / "js"
 
 
 def npm_install() -> None:
@@ -59,6 +64,10 @@ def vendor() -> Path:
             for pattern in patterns:
                 for f in source.glob(pattern):
                     shutil.copy2(f, target / f.name)
+    own = DEST / "course"
+    own.mkdir(parents=True, exist_ok=True)
+    for f in OWN.glob("*.js"):
+        shutil.copy2(f, own / f.name)
     return DEST
 
 

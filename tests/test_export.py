@@ -1,0 +1,144 @@
+"""ONNX export of decoders and the in-page slider that runs them in the browser."""
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import course_lib as cl
+
+ROOT = Path(__file__).resolve().parent.parent
+ort = pytest.importorskip("onnxruntime")
+
+
+class _ConvDecoder(nn.Module):
+    """A decoder with two inputs (code and one-hot class), like chapter 6's."""
+
+    def __init__(self, L=4, C=3):
+        super().__init__()
+        self.fc = nn.Linear(L + C, 16 * 7 * 7)
+        self.up = nn.Sequential(nn.ConvTranspose2d(16, 8, 4, 2, 1), nn.ReLU(),
+                                nn.ConvTranspose2d(8, 1, 4, 2, 1))
+
+    def forward(self, z, y):
+        return self.up(self.fc(torch.cat([z, y], 1)).view(-1, 16, 7, 7))
+
+
+def _run(path, feeds):
+    sess = ort.InferenceSession(str(path))
+    return sess.run(None, {k: v.numpy() for k, v in feeds.items()})[0]
+
+
+def test_mlp_decoder_matches_pytorch(tmp_path):
+    torch.manual_seed(0)
+    ae = cl.mlp_autoencoder(2, 16).eval()
+    z = torch.randn(1, 16)
+    path = cl.export_onnx(ae.decoder, {"z": z}, tmp_path / "dec.onnx")
+    assert not list(tmp_path.glob("*.data")), "weights must be inside the single .onnx file"
+    np.testing.assert_allclose(_run(path, {"z": z}), ae.decoder(z).detach().numpy(), atol=1e-4)
+    # another input than the example one
+    z2 = torch.randn(1, 16) * 3
+    np.testing.assert_allclose(_run(path, {"z": z2}), ae.decoder(z2).detach().numpy(), atol=1e-4)
+
+
+def test_two_input_conv_decoder_matches_pytorch(tmp_path):
+    torch.manual_seed(1)
+    dec = _ConvDecoder().eval()
+    feeds = {"z": torch.randn(1, 4), "y": torch.eye(3)[[2]]}
+    path = cl.export_onnx(dec, feeds, tmp_path / "conv.onnx")
+    out = _run(path, feeds)
+    assert out.shape == (1, 1, 28, 28)
+    np.testing.assert_allclose(out, dec(*feeds.values()).detach().numpy(), atol=1e-4)
+
+
+def test_slider_outside_a_book_build_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_SITE_ASSETS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    dec = _ConvDecoder().eval()
+    out = cl.latent_slider(dec, forward=lambda m, z, y: m(z, y), name="t", image_shape=(1, 28, 28),
+                           lines=[{"z": (torch.zeros(4), torch.ones(4)), "y": (torch.eye(3)[0], torch.zeros(3))}])
+    assert "built book" in out.data and not list(tmp_path.iterdir())
+
+
+def test_slider_argument_errors():
+    dec = _ConvDecoder().eval()
+    line = {"z": (torch.zeros(4), torch.ones(4)), "y": (torch.eye(3)[0], torch.zeros(3))}
+    with pytest.raises(ValueError, match="image_shape"):
+        cl.latent_slider(dec, name="x", lines=[line])
+    with pytest.raises(ValueError, match="kind"):
+        cl.latent_slider(dec, name="x", lines=[line], kind="video")
+    with pytest.raises(ValueError, match="every preset"):
+        cl.latent_slider(dec, name="x", image_shape=(1, 28, 28), lines=[line, {"z": line["z"]}])
+
+
+def _write_slider(assets, monkeypatch):
+    monkeypatch.setenv("COURSE_SITE_ASSETS", str(assets))
+    torch.manual_seed(2)
+    dec = _ConvDecoder().eval()
+    z0, z1 = torch.randn(4), torch.randn(4)
+    lines = [{"z": (z0, z1 - z0), "y": (torch.eye(3)[0], torch.eye(3)[1] - torch.eye(3)[0])},
+             {"z": (z1, z0 - z1), "y": (torch.eye(3)[2], torch.zeros(3))}]
+    html = cl.latent_slider(dec, forward=lambda m, z, y: m(z, y), name="demo", lines=lines, labels=["a", "b"],
+                            image_shape=(1, 28, 28))
+    return dec, lines, html
+
+
+def test_slider_spec_and_reference(tmp_path, monkeypatch):
+    dec, lines, html = _write_slider(tmp_path, monkeypatch)
+    spec = json.loads((tmp_path / "demo.json").read_text())
+    assert spec["inputs"] == ["z", "y"] and [p["label"] for p in spec["presets"]] == ["a", "b"]
+    assert spec["presets"][0]["shapes"] == {"z": [1, 4], "y": [1, 3]}
+    ref = torch.sigmoid(dec(lines[0]["z"][0][None], lines[0]["y"][0][None])).reshape(-1)
+    np.testing.assert_allclose(spec["reference"]["output"], ref.detach().numpy(), atol=1e-5)
+    assert 'data-spec="../assets/demo.json"' in html.data
+    onnx_out = _run(tmp_path / "demo.onnx", {"z": lines[1]["z"][0][None], "y": lines[1]["y"][0][None]})
+    np.testing.assert_allclose(onnx_out, dec(lines[1]["z"][0][None], lines[1]["y"][0][None]).detach().numpy(),
+                               atol=1e-4)
+
+
+@pytest.mark.book
+def test_slider_runs_in_a_real_browser(tmp_path, monkeypatch):
+    """The in-page decoder draws the PyTorch image at t = 0 and the canvas changes
+    when the slider moves (headless Chromium, site served on 127.0.0.1)."""
+    if shutil.which("chromium") is None:
+        pytest.skip("Chromium is not installed: in-browser slider test skipped")
+    pytest.importorskip("playwright")
+    sys.path.insert(0, str(ROOT))
+    from playwright.sync_api import sync_playwright
+
+    from tools.screenshot import FLAGS, serve
+    from tools.vendor import vendor
+
+    site = tmp_path / "site"
+    shutil.copytree(vendor(), site / "vendor")
+    _, _, html = _write_slider(site / "assets", monkeypatch)
+    (site / "chapters").mkdir()
+    (site / "chapters" / "demo.html").write_text(f"<html><body>{html.data}</body></html>")
+    spec = json.loads((site / "assets" / "demo.json").read_text())
+    with serve(site) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
+        page = browser.new_page()
+        errors = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(f"{base}/chapters/demo.html")
+        page.wait_for_selector(".course-latent-slider[data-state=ready]", timeout=60_000)
+        read = """() => { const c = document.querySelector('.course-slider-canvas');
+            const g = c.getContext('2d'); const out = [];
+            const step = c.width / 28;
+            for (let y = 0; y < 28; y++) for (let x = 0; x < 28; x++)
+              out.push(g.getImageData(Math.floor((x + 0.5) * step), Math.floor((y + 0.5) * step), 1, 1).data[0]);
+            return out; }"""
+        at_zero = np.array(page.evaluate(read)) / 255
+        np.testing.assert_allclose(at_zero, spec["reference"]["output"], atol=2 / 255)
+        page.evaluate("""() => { const s = document.querySelector('.course-slider-range');
+            s.value = s.max; s.dispatchEvent(new Event('input')); }""")
+        page.wait_for_function("document.querySelector('.course-latent-slider').dataset.value === '1'")
+        at_one = np.array(page.evaluate(read)) / 255
+        assert np.abs(at_one - at_zero).max() > 0.05, "moving the slider must change the picture"
+        browser.close()
+    assert not errors, errors
