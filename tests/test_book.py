@@ -34,3 +34,21 @@ def test_nothing_is_loaded_from_the_network(smoke_site):
     assert (smoke_site / "vendor" / "mathjax" / "es5" / "tex-mml-chtml.js").exists()
     assert (smoke_site / "vendor" / "require.js").exists()
     assert (smoke_site / "vendor" / "html-manager" / "embed-amd.js").exists()
+
+
+def test_cache_folder_changes_with_course_lib_and_profile(tmp_path):
+    """jupyter-cache keys notebooks on their code cells only; the build gives every
+    (profile, course_lib version) its own cache so stale figures are never shown."""
+    import shutil
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    from tools.build_book import cache_folder
+
+    pkg = tmp_path / "course_lib"
+    shutil.copytree(ROOT / "course_lib", pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    before = cache_folder("cpu", pkg)
+    assert cache_folder("cpu", pkg) == before
+    assert cache_folder("smoke", pkg) != before
+    (pkg / "losses.py").write_text((pkg / "losses.py").read_text() + "\n# changed\n")
+    assert cache_folder("cpu", pkg) != before

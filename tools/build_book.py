@@ -26,13 +26,18 @@ import yaml
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def course_lib_hash() -> str:
-    """sha256 over course_lib's source files (names and contents)."""
+def course_lib_hash(package: Path = ROOT / "course_lib") -> str:
+    """sha256 over the package's source files (names and contents)."""
     h = hashlib.sha256()
-    for path in sorted((ROOT / "course_lib").rglob("*.py")):
-        h.update(path.relative_to(ROOT).as_posix().encode())
+    for path in sorted(package.rglob("*.py")):
+        h.update(path.relative_to(package).as_posix().encode())
         h.update(path.read_bytes())
     return h.hexdigest()[:12]
+
+
+def cache_folder(profile: str, package: Path = ROOT / "course_lib") -> Path:
+    """The jupyter-cache folder for this profile and this version of course_lib."""
+    return ROOT / "_build" / ".jupyter_cache" / f"{profile}-{course_lib_hash(package)}"
 
 
 def main(argv=None) -> int:
@@ -48,8 +53,8 @@ def main(argv=None) -> int:
 
     profile = profile_name(args.profile)
     out = (ROOT / args.out).resolve()
-    caches = ROOT / "_build" / ".jupyter_cache"
-    cache = caches / f"{profile}-{course_lib_hash()}"
+    cache = cache_folder(profile)
+    caches = cache.parent
     # Older caches of the same profile belong to an older course_lib: drop them.
     for old in caches.glob(f"{profile}-*"):
         if old != cache:
