@@ -80,7 +80,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
             vae_toy=Budget(steps=3000, batch_size=500, lr=1e-3),
-            vae_sigma=Budget(steps=1500, batch_size=500, lr=1e-3),
+            vae_sigma=Budget(steps=3000, batch_size=500, lr=1e-3),
             vae_mnist=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=20000, test_size=2000),
         ),
         "full": _profile(
