@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["squared_error", "ae_loss", "gaussian_kl", "gaussian_kl_diag", "log_normal_diag",
-           "bernoulli_log_likelihood", "gaussian_log_likelihood", "elbo", "iwae_bound"]
+           "bernoulli_log_likelihood", "gaussian_log_likelihood", "elbo", "iwae_bound", "vae_loss"]
 
 
 def _same_shape(x_hat: torch.Tensor, x: torch.Tensor) -> None:
@@ -157,3 +157,37 @@ def iwae_bound(log_px_z: torch.Tensor, log_pz: torch.Tensor, log_qz_x: torch.Ten
         raise ValueError("expected three (K, B) tensors of log-densities")
     log_w = log_px_z + log_pz - log_qz_x
     return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
+
+
+# ---------------------------------------------------------------------------
+# VAE objectives (chapters 4-5)
+
+def vae_loss(model: torch.nn.Module, x: torch.Tensor, *, sigma: float | None = None,
+             beta: float = 1.0, likelihood: str = "gaussian") -> dict[str, torch.Tensor]:
+    r"""The negative ELBO of a VAE on one batch, with one sample :math:`z \sim q(z \mid x)`:
+
+    .. math:: \mathcal{L} = \frac{1}{B}\sum_b \Big(-\log p_\theta(x_b \mid z_b)
+              + \beta\,\mathrm{KL}\big(q_\phi(z \mid x_b) \,\Vert\, \mathcal{N}(0, I)\big)\Big)
+
+    ``model(x)`` must return a :class:`~course_lib.VAEOutput`. With
+    ``likelihood="gaussian"`` the decoder output is the mean of
+    :math:`\mathcal{N}(\hat{x}, \sigma^2 I)` (``sigma`` defaults to ``model.sigma``)
+    and :func:`gaussian_log_likelihood` keeps its normaliser; with
+    ``"bernoulli"`` it holds logits (:func:`bernoulli_log_likelihood`). Sums over
+    data and latent dimensions, mean over the batch; every part is in nats.
+    Returns the dict of :func:`elbo` (``loss``, ``elbo``, ``recon``, ``kl``).
+    """
+    if isinstance(x, (tuple, list)):  # (images, labels) batches: labels are unused here
+        x = x[0]
+    out = model(x)
+    if likelihood == "gaussian":
+        if sigma is None:
+            sigma = getattr(model, "sigma", None)
+            if sigma is None:
+                raise ValueError("give sigma= (the model has no .sigma attribute)")
+        log_px_z = gaussian_log_likelihood(out.x_hat, x, sigma)
+    elif likelihood == "bernoulli":
+        log_px_z = bernoulli_log_likelihood(out.x_hat, x)
+    else:
+        raise ValueError(f"likelihood must be 'gaussian' or 'bernoulli', got {likelihood!r}")
+    return elbo(log_px_z, gaussian_kl(out.mu, out.logvar), beta=beta)

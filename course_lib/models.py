@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 __all__ = ["mlp", "AEOutput", "VAEOutput", "Autoencoder", "mlp_autoencoder", "linear_autoencoder",
-           "reparameterize"]
+           "reparameterize", "GaussianVAE"]
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU,
@@ -141,3 +141,67 @@ def linear_autoencoder(data_dim: int | Sequence[int], latent_dim: int, bias: boo
     d = math.prod(shape)
     return Autoencoder(nn.Linear(d, latent_dim, bias=bias), nn.Linear(latent_dim, d, bias=bias),
                        shape, latent_dim)
+
+
+# ---------------------------------------------------------------------------
+# A Gaussian VAE with MLP encoder and decoder (chapters 4-5).
+
+class GaussianVAE(Autoencoder):
+    r"""A variational autoencoder with fully connected networks (chapter 5).
+
+    * Encoder :math:`q_\phi(z \mid x) = \mathcal{N}(\mu_\phi(x), \mathrm{diag}\,\sigma^2_\phi(x))`:
+      a shared trunk ``D -> hidden...`` with two linear heads, one for ``mu`` and
+      one for ``logvar`` :math:`= \log \sigma^2_\phi(x)` (the log-variance trick:
+      an unconstrained output, exponentiated where a variance is needed).
+    * Decoder :math:`p_\theta(x \mid z) = \mathcal{N}(\mu_\theta(z), \sigma_0^2 I_D)`:
+      an MLP for the mean ``x_hat``; ``sigma`` is the fixed :math:`\sigma_0`.
+      For images the same decoder output can serve as Bernoulli logits.
+    * Prior :math:`p(z) = \mathcal{N}(0, I_L)`.
+
+    The defaults are the toy setting of the source notes (``hidden=(128, 64, 32)``,
+    ``sigma=0.1``). Shapes: ``x`` (B, *input_shape), ``z`` (B, L).
+    The loss lives in :func:`course_lib.vae_loss`, not here.
+    """
+
+    def __init__(self, data_dim: int | Sequence[int], latent_dim: int,
+                 hidden: Sequence[int] = (128, 64, 32), sigma: float = 0.1):
+        shape = (data_dim,) if isinstance(data_dim, int) else tuple(data_dim)
+        if not sigma > 0:
+            raise ValueError(f"the decoder's sigma must be positive, got {sigma}")
+        d, hidden = math.prod(shape), list(hidden)
+        # trunk: ReLU after every hidden layer, then the two heads
+        trunk = nn.Sequential(mlp([d, *hidden]), nn.ReLU())
+        super().__init__(trunk, mlp([latent_dim, *reversed(hidden), d]), shape, latent_dim)
+        self.mu_head = nn.Linear(hidden[-1], latent_dim)
+        self.logvar_head = nn.Linear(hidden[-1], latent_dim)
+        self.sigma = float(sigma)
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior parameters ``(mu, logvar)``, each (B, L), of a batch ``x``."""
+        self._check(x, self.input_shape, "x")
+        h = self.encoder(x.flatten(1))
+        return self.mu_head(h), self.logvar_head(h)
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """``z = mu + exp(logvar / 2) * eps`` (see :func:`reparameterize`)."""
+        return reparameterize(mu, logvar, generator)
+
+    def forward(self, x: torch.Tensor) -> VAEOutput:
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar)
+        return VAEOutput(self.decode(z), z, mu, logvar)
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None,
+               noise: bool = False) -> torch.Tensor:
+        """``n`` new examples: ``z ~ N(0, I)``, then the decoder mean (B, *input_shape);
+        with ``noise=True`` also the decoder's Gaussian noise ``sigma * eps``."""
+        if n <= 0:
+            raise ValueError(f"n must be positive, got {n}")
+        device = next(self.parameters()).device
+        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
+        x = self.decode(z)
+        if noise:
+            x = x + self.sigma * torch.randn(x.shape, generator=generator).to(device)
+        return x

@@ -67,18 +67,30 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             toy=Budget(steps=60, batch_size=256, lr=1e-3),
             # MLP autoencoders on MNIST (chapters 1-2)
             mnist_ae=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=256),
+            # Gaussian VAE on the swiss roll (chapter 5): main run, 2-D latent variant
+            vae_toy=Budget(steps=20, batch_size=128, lr=1e-3),
+            # one run per sigma_0 value in chapter 5's trade-off
+            vae_sigma=Budget(steps=10, batch_size=128, lr=1e-3),
+            # MLP Bernoulli VAEs on MNIST, loss reductions (chapter 4)
+            vae_mnist=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=256),
         ),
         "cpu": _profile(
             "cpu",
             "minutes per notebook on a 2-core laptop; results look right",
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
+            vae_toy=Budget(steps=3000, batch_size=500, lr=1e-3),
+            vae_sigma=Budget(steps=3000, batch_size=500, lr=1e-3),
+            vae_mnist=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=20000, test_size=2000),
         ),
         "full": _profile(
             "full",
             "the source material's settings; meant for a GPU",
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=30, batch_size=128, lr=1e-3),
+            vae_toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
+            vae_sigma=Budget(steps=5000, batch_size=1000, lr=1e-3),
+            vae_mnist=Budget(epochs=20, batch_size=128, lr=1e-3, test_size=10000),
         ),
     }
 )

@@ -9,7 +9,8 @@ from typing import Callable, Mapping
 
 from matplotlib.figure import Figure
 
-__all__ = ["figure_widget"]
+__all__ = ["figure_widget", "q_posterior_terms", "draw_q_vs_posterior", "decode_interpolation",
+           "draw_latent_interpolation"]
 
 
 def figure_widget(draw: Callable[..., Figure], controls: Mapping[str, object],
@@ -44,3 +45,115 @@ def figure_widget(draw: Callable[..., Figure], controls: Mapping[str, object],
         control.observe(refresh, names="value")
     refresh()
     return box
+
+
+# ---------------------------------------------------------------------------
+# Chapter 4: a Gaussian q against the exact posterior of a 1-D model.
+
+def q_posterior_terms(mu: float, sigma: float, *, x: float = 1.5, w: float = 2.0,
+                      noise: float = 0.5, grid: int = 400) -> dict:
+    r"""Everything the chapter-4 slider shows, for the 1-D model
+    :math:`z \sim \mathcal{N}(0, 1)`, :math:`x \mid z \sim \mathcal{N}(w z, \text{noise}^2)`
+    at one observed ``x``, and :math:`q = \mathcal{N}(\mu, \sigma^2)`.
+
+    Returns a dict with the grid ``z`` and the densities ``q``, ``posterior``;
+    the scalars ``log_px`` (exact evidence), ``elbo`` (closed form), ``kl_post``
+    = KL(q || p(z | x)), ``recon`` = E_q log p(x | z) and ``kl_prior`` = KL(q || p(z)).
+    ``elbo = log_px - kl_post = recon - kl_prior`` holds up to rounding.
+    """
+    import numpy as np
+    import torch
+
+    from .losses import gaussian_kl, gaussian_kl_diag
+    from .ppca import LinearGaussian
+
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    model = LinearGaussian(torch.tensor([[w]]), None, noise)
+    xt = torch.tensor([[x]], dtype=torch.float64)
+    post_mean, post_cov = model.posterior(xt)
+    pm, pv = float(post_mean[0, 0]), float(post_cov[0, 0])
+    m = torch.tensor([[mu]], dtype=torch.float64)
+    lv = torch.tensor([[2 * np.log(sigma)]], dtype=torch.float64)
+    elbo = float(model.elbo(xt, m, torch.tensor([[sigma ** 2]], dtype=torch.float64))[0])
+    kl_prior = float(gaussian_kl(m, lv)[0])
+    kl_post = float(gaussian_kl_diag(m, lv, post_mean, torch.log(post_cov).expand(1, 1))[0])
+    lo, hi = min(pm - 4 * pv ** 0.5, mu - 4 * sigma, -3.0), max(pm + 4 * pv ** 0.5, mu + 4 * sigma, 3.0)
+    z = np.linspace(lo, hi, grid)
+
+    def pdf(mean, var):
+        return np.exp(-0.5 * (z - mean) ** 2 / var) / np.sqrt(2 * np.pi * var)
+
+    return {"z": z, "q": pdf(mu, sigma ** 2), "posterior": pdf(pm, pv), "prior": pdf(0.0, 1.0),
+            "log_px": float(model.log_marginal(xt)[0]), "elbo": elbo, "kl_post": kl_post,
+            "recon": elbo + kl_prior, "kl_prior": kl_prior, "post_mean": pm, "post_std": pv ** 0.5}
+
+
+def draw_q_vs_posterior(mu: float, sigma: float, **model) -> Figure:
+    """Figure for :func:`q_posterior_terms`: the densities of q, the exact
+    posterior and the prior, with log p(x), the ELBO and both KLs in the title."""
+    import matplotlib.pyplot as plt
+
+    t = q_posterior_terms(mu, sigma, **model)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(t["z"], t["posterior"], color="black", lw=2, label="posterior $p(z \\mid x)$")
+    ax.plot(t["z"], t["prior"], color="gray", ls=":", label="prior $p(z)$")
+    ax.fill_between(t["z"], t["q"], color="tab:orange", alpha=0.35)
+    ax.plot(t["z"], t["q"], color="tab:orange", label=f"$q = \\mathcal{{N}}({mu:.2f}, {sigma:.2f}^2)$")
+    ax.set(xlabel="$z$", ylabel="density")
+    ax.set_title(f"log p(x) = {t['log_px']:.3f}   ELBO = {t['elbo']:.3f}   "
+                 f"KL(q||posterior) = {t['kl_post']:.3f}\nE_q log p(x|z) = {t['recon']:.3f}   "
+                 f"KL(q||prior) = {t['kl_prior']:.3f}", fontsize=9)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+# ---------------------------------------------------------------------------
+# Chapter 5: walking a straight line between two codes.
+
+def decode_interpolation(model, x0, x1, ts):
+    r"""Decode :math:`z_t = (1 - t)\,\mu_\phi(x_0) + t\,\mu_\phi(x_1)` for every ``t``
+    in ``ts``. ``x0``, ``x1``: one example each, shape ``input_shape``; returns
+    (T, *input_shape). Works for VAEs (posterior means) and plain autoencoders."""
+    import torch
+
+    ts = torch.as_tensor(ts, dtype=torch.float32).reshape(-1, 1)
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        codes = model.encode(torch.stack([x0, x1]).to(device))
+        mu = codes[0] if isinstance(codes, tuple) else codes
+        z = (1 - ts.to(device)) * mu[0] + ts.to(device) * mu[1]
+        return model.decode(z)
+
+
+def draw_latent_interpolation(model, x0, x1, t: float, data=None, steps: int = 41) -> Figure:
+    """Figure for the chapter-5 slider: the decoded path between ``x0`` and
+    ``x1`` (2-D data) over ``data`` in grey, with the point at ``t`` marked."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"t must lie in [0, 1], got {t}")
+    path = decode_interpolation(model, x0, x1, np.linspace(0, 1, steps)).cpu().numpy()
+    here = decode_interpolation(model, x0, x1, [t]).cpu().numpy()[0]
+    fig, ax = plt.subplots(figsize=(4.2, 4.2))
+    if data is not None:
+        d = data.detach().cpu().numpy() if hasattr(data, "detach") else np.asarray(data)
+        ax.scatter(d[:, 0], d[:, 1], s=1, c="lightgray", label="data")
+    ax.plot(path[:, 0], path[:, 1], color="tab:blue", lw=1.5, label="decoded path")
+    ends = _stack_np([x0, x1])
+    ax.scatter(ends[:, 0], ends[:, 1], c="black", marker="x", s=60, label="$x_0$, $x_1$", zorder=3)
+    ax.scatter([here[0]], [here[1]], c="tab:red", s=80, marker="*", label=f"t = {t:.2f}", zorder=4)
+    ax.set(xlabel="$x_1$", ylabel="$x_2$", xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal")
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _stack_np(tensors):
+    import numpy as np
+
+    return np.stack([t.detach().cpu().numpy() for t in tensors])

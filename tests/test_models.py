@@ -92,3 +92,56 @@ class TestReparameterize:
         assert torch.equal(a, b)
         with pytest.raises(ValueError):
             cl.reparameterize(mu, torch.zeros(3, 5))
+
+
+class TestGaussianVAE:
+    def test_shapes_and_heads(self):
+        torch.manual_seed(0)
+        vae = cl.GaussianVAE(2, 16)
+        x = torch.randn(7, 2)
+        mu, logvar = vae.encode(x)
+        assert mu.shape == logvar.shape == (7, 16)
+        out = vae(x)
+        assert isinstance(out, cl.VAEOutput)
+        assert out.x_hat.shape == (7, 2) and out.z.shape == (7, 16)
+        torch.testing.assert_close(out.mu, mu)
+        assert vae.sigma == 0.1 and vae.data_dim == 2 and vae.latent_dim == 16
+
+    def test_seed_architecture(self):
+        vae = cl.GaussianVAE(2, 16)
+        linears = [m for m in vae.encoder.modules() if isinstance(m, nn.Linear)]
+        assert [(m.in_features, m.out_features) for m in linears] == [(2, 128), (128, 64), (64, 32)]
+        assert (vae.mu_head.in_features, vae.mu_head.out_features) == (32, 16)
+        dec = [m for m in vae.decoder.modules() if isinstance(m, nn.Linear)]
+        assert [(m.in_features, m.out_features) for m in dec] == [(16, 32), (32, 64), (64, 128), (128, 2)]
+
+    def test_reparameterize_uses_the_posterior(self):
+        vae = cl.GaussianVAE(2, 3)
+        mu, logvar = torch.zeros(20000, 3) + 1.5, torch.full((20000, 3), math.log(0.25))
+        z = vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0))
+        assert abs(z.mean().item() - 1.5) < 0.01 and abs(z.std().item() - 0.5) < 0.01
+
+    def test_sample_is_deterministic_under_a_generator(self):
+        vae = cl.GaussianVAE(2, 4)
+        a = vae.sample(5, generator=torch.Generator().manual_seed(1))
+        b = vae.sample(5, generator=torch.Generator().manual_seed(1))
+        torch.testing.assert_close(a, b)
+        assert a.shape == (5, 2) and not a.requires_grad
+        noisy = vae.sample(5, generator=torch.Generator().manual_seed(1), noise=True)
+        assert not torch.allclose(noisy, a)
+
+    def test_images_and_eval_mode(self):
+        vae = cl.GaussianVAE((1, 28, 28), 8, hidden=(64,))
+        out = vae(torch.rand(3, 1, 28, 28))
+        assert out.x_hat.shape == (3, 1, 28, 28)
+        vae.eval()  # eval() must work: no train() override
+        assert not vae.training
+
+    def test_bad_input(self):
+        vae = cl.GaussianVAE(2, 4)
+        with pytest.raises(ValueError, match=r"shape \(batch, 2\)"):
+            vae.encode(torch.zeros(3, 5))
+        with pytest.raises(ValueError, match="sigma must be positive"):
+            cl.GaussianVAE(2, 4, sigma=0.0)
+        with pytest.raises(ValueError, match="n must be positive"):
+            vae.sample(0)

@@ -1,0 +1,145 @@
+"""A linear-Gaussian latent-variable model (probabilistic PCA) whose evidence
+log p(x) and posterior p(z | x) are exact: the test bench for the ELBO and the
+importance-weighted bound of chapter 4.
+
+The model (Tipping & Bishop, 1999) is
+
+    z ~ N(0, I_L),    x | z ~ N(W z + b, sigma^2 I_D),
+
+so that x ~ N(b, W W^T + sigma^2 I_D) and
+
+    p(z | x) = N(M^{-1} W^T (x - b), sigma^2 M^{-1}),   M = W^T W + sigma^2 I_L.
+
+A variational distribution q(z | x) = N(m, S) is given by its means m (B, L)
+and one covariance S, either (L, L) shared by the batch or (B, L, L).
+Everything is computed in float64.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch.distributions import MultivariateNormal
+
+from .losses import LOG_2PI, iwae_bound
+
+__all__ = ["LinearGaussian", "ppca_log_weights", "ppca_iwae"]
+
+
+class LinearGaussian:
+    """The model ``z ~ N(0, I_L)``, ``x | z ~ N(W z + b, sigma^2 I_D)`` with
+    ``W`` (D, L), ``b`` (D,) and a scalar ``sigma`` > 0 (float64 throughout)."""
+
+    def __init__(self, W: torch.Tensor, b: torch.Tensor | None = None, sigma: float = 1.0):
+        W = torch.as_tensor(W, dtype=torch.float64)
+        if W.dim() != 2:
+            raise ValueError(f"W must be a (D, L) matrix, got shape {tuple(W.shape)}")
+        if not sigma > 0:
+            raise ValueError(f"sigma must be positive, got {sigma}")
+        self.W = W
+        self.b = torch.zeros(W.shape[0], dtype=torch.float64) if b is None else \
+            torch.as_tensor(b, dtype=torch.float64)
+        if self.b.shape != (W.shape[0],):
+            raise ValueError(f"b must have shape ({W.shape[0]},), got {tuple(self.b.shape)}")
+        self.sigma = float(sigma)
+
+    @classmethod
+    def random(cls, data_dim: int, latent_dim: int, sigma: float = 0.5, seed: int = 0) -> "LinearGaussian":
+        """A model with standard-normal ``W`` and ``b`` drawn under ``seed``."""
+        g = torch.Generator().manual_seed(seed)
+        W = torch.randn(data_dim, latent_dim, generator=g, dtype=torch.float64)
+        b = torch.randn(data_dim, generator=g, dtype=torch.float64)
+        return cls(W, b, sigma)
+
+    @property
+    def data_dim(self) -> int:
+        return self.W.shape[0]
+
+    @property
+    def latent_dim(self) -> int:
+        return self.W.shape[1]
+
+    def _x(self, x: torch.Tensor) -> torch.Tensor:
+        x = torch.as_tensor(x, dtype=torch.float64)
+        if x.dim() != 2 or x.shape[1] != self.data_dim:
+            raise ValueError(f"x must have shape (B, {self.data_dim}), got {tuple(x.shape)}")
+        return x
+
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` draws of x (n, D) from the model."""
+        z = torch.randn(n, self.latent_dim, generator=generator, dtype=torch.float64)
+        eps = torch.randn(n, self.data_dim, generator=generator, dtype=torch.float64)
+        return z @ self.W.T + self.b + self.sigma * eps
+
+    def log_marginal(self, x: torch.Tensor) -> torch.Tensor:
+        """The exact evidence ``log N(x; b, W W^T + sigma^2 I)``, shape (B,)."""
+        x = self._x(x)
+        cov = self.W @ self.W.T + self.sigma ** 2 * torch.eye(self.data_dim, dtype=torch.float64)
+        return MultivariateNormal(self.b, covariance_matrix=cov).log_prob(x)
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The exact posterior ``p(z | x) = N(mean, cov)``: mean (B, L), cov (L, L)."""
+        x = self._x(x)
+        M = self.W.T @ self.W + self.sigma ** 2 * torch.eye(self.latent_dim, dtype=torch.float64)
+        mean = torch.linalg.solve(M, self.W.T @ (x - self.b).T).T
+        return mean, self.sigma ** 2 * torch.linalg.inv(M)
+
+    def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``log p(x | z)`` with its normaliser; ``z`` (..., B, L) -> (..., B)."""
+        x = self._x(x)
+        r = x - (z @ self.W.T + self.b)
+        return -0.5 * (r.pow(2).sum(-1) / self.sigma ** 2
+                       + self.data_dim * (LOG_2PI + 2 * math.log(self.sigma)))
+
+    def elbo(self, x: torch.Tensor, q_mean: torch.Tensor, q_cov: torch.Tensor) -> torch.Tensor:
+        r"""The exact ELBO of ``q = N(q_mean, q_cov)`` (B,), in closed form:
+        :math:`\mathbb{E}_q[\log p(x \mid z)] - \mathrm{KL}(q \,\Vert\, \mathcal{N}(0, I))` with
+        :math:`\mathbb{E}_q\lVert x - Wz - b\rVert^2 = \lVert x - Wm - b\rVert^2 + \mathrm{tr}(W S W^\top)`."""
+        x = self._x(x)
+        m, S = _check_q(q_mean, q_cov, len(x), self.latent_dim)
+        r = x - (m @ self.W.T + self.b)
+        trace = torch.einsum("dl,...lk,dk->...", self.W, S, self.W)
+        expected_ll = -0.5 * ((r.pow(2).sum(-1) + trace) / self.sigma ** 2
+                              + self.data_dim * (LOG_2PI + 2 * math.log(self.sigma)))
+        L = self.latent_dim
+        kl = 0.5 * (m.pow(2).sum(-1) + torch.diagonal(S, dim1=-2, dim2=-1).sum(-1)
+                    - L - torch.logdet(S))
+        return expected_ll - kl
+
+
+def _check_q(q_mean, q_cov, batch: int, latent_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    m = torch.as_tensor(q_mean, dtype=torch.float64)
+    S = torch.as_tensor(q_cov, dtype=torch.float64)
+    if m.shape != (batch, latent_dim):
+        raise ValueError(f"q_mean must have shape ({batch}, {latent_dim}), got {tuple(m.shape)}")
+    if S.shape not in ((latent_dim, latent_dim), (batch, latent_dim, latent_dim)):
+        raise ValueError(f"q_cov must be ({latent_dim}, {latent_dim}) or ({batch}, {latent_dim}, "
+                         f"{latent_dim}), got {tuple(S.shape)}")
+    return m, S
+
+
+def ppca_log_weights(model: LinearGaussian, x: torch.Tensor, q_mean: torch.Tensor,
+                     q_cov: torch.Tensor, K: int, generator: torch.Generator | None = None
+                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Draw ``K`` samples ``z_k ~ q(z | x) = N(q_mean, q_cov)`` per example and return
+    ``(log p(x | z_k), log p(z_k), log q(z_k | x))``, each of shape (K, B): the
+    inputs of :func:`course_lib.iwae_bound`. Their mean over k of
+    ``log p(x|z) + log p(z) - log q`` is a K-sample ELBO estimate."""
+    x = model._x(x)
+    if K < 1:
+        raise ValueError(f"K must be at least 1, got {K}")
+    m, S = _check_q(q_mean, q_cov, len(x), model.latent_dim)
+    q = MultivariateNormal(m, covariance_matrix=S.expand(len(x), *S.shape[-2:]))
+    eps = torch.randn(K, *m.shape, generator=generator, dtype=torch.float64)
+    z = m + torch.einsum("blj,kbj->kbl", q.scale_tril, eps)
+    prior = MultivariateNormal(torch.zeros(model.latent_dim, dtype=torch.float64),
+                               torch.eye(model.latent_dim, dtype=torch.float64))
+    return model.log_likelihood(x, z), prior.log_prob(z), q.log_prob(z)
+
+
+def ppca_iwae(model: LinearGaussian, x: torch.Tensor, q_mean: torch.Tensor, q_cov: torch.Tensor,
+              K: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """One draw of the importance-weighted bound ``L_K`` (B,) of the linear-Gaussian
+    model with proposal ``q = N(q_mean, q_cov)``; ``K = 1`` is a one-sample ELBO."""
+    return iwae_bound(*ppca_log_weights(model, x, q_mean, q_cov, K, generator))

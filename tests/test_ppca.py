@@ -1,0 +1,90 @@
+import math
+
+import pytest
+import torch
+
+import course_lib as cl
+
+
+@pytest.fixture
+def setting():
+    model = cl.LinearGaussian.random(data_dim=5, latent_dim=2, sigma=0.7, seed=0)
+    x = model.sample(400, generator=torch.Generator().manual_seed(1))
+    return model, x
+
+
+def _mean_field(model, x, shift=0.3, shrink=0.6):
+    """A deliberately imperfect q: shifted mean, shrunken diagonal covariance."""
+    mean, cov = model.posterior(x)
+    return mean + shift, torch.diag(torch.diagonal(cov) * shrink)
+
+
+def test_log_marginal_against_monte_carlo(setting):
+    model, x = setting
+    # independent estimate: p(x) = E_{p(z)} p(x | z) with many prior samples
+    z = torch.randn(200000, 1, model.latent_dim, generator=torch.Generator().manual_seed(2),
+                    dtype=torch.float64)
+    x3 = x[:3]
+    ll = model.log_likelihood(x3, z)  # (N, 3)
+    mc = torch.logsumexp(ll, dim=0) - math.log(len(z))
+    torch.testing.assert_close(mc, model.log_marginal(x3), atol=0.02, rtol=0)
+
+
+def test_posterior_against_bayes_by_hand():
+    # 1-D: z ~ N(0,1), x | z ~ N(w z, s^2): posterior N(w x / (w^2 + s^2), s^2 / (w^2 + s^2))
+    w, s, x = 2.0, 0.5, 1.5
+    model = cl.LinearGaussian(torch.tensor([[w]]), None, s)
+    mean, cov = model.posterior(torch.tensor([[x]]))
+    assert mean.item() == pytest.approx(w * x / (w ** 2 + s ** 2))
+    assert cov.item() == pytest.approx(s ** 2 / (w ** 2 + s ** 2))
+
+
+def test_exact_elbo_is_evidence_minus_kl_to_posterior(setting):
+    model, x = setting
+    m, S = _mean_field(model, x)
+    pm, pS = model.posterior(x)
+    kl = torch.distributions.kl_divergence(
+        torch.distributions.MultivariateNormal(m, S.expand(len(x), 2, 2)),
+        torch.distributions.MultivariateNormal(pm, pS.expand(len(x), 2, 2)))
+    torch.testing.assert_close(model.elbo(x, m, S), model.log_marginal(x) - kl)
+
+
+def test_bounds_are_ordered_and_tighten_with_k(setting):
+    model, x = setting
+    m, S = _mean_field(model, x)
+    log_px = model.log_marginal(x).mean().item()
+    elbo = model.elbo(x, m, S).mean().item()
+    g = torch.Generator().manual_seed(3)
+    iwae = {K: torch.stack([cl.ppca_iwae(model, x, m, S, K, g) for _ in range(5)]).mean().item()
+            for K in (1, 10, 100)}
+    assert elbo < log_px - 0.05  # q is not the posterior: a real gap
+    assert iwae[1] == pytest.approx(elbo, abs=0.05)  # K = 1 is an unbiased ELBO estimate
+    assert elbo - 0.05 <= iwae[1] < iwae[10] < iwae[100] <= log_px + 1e-9
+    assert log_px - iwae[100] < 0.2 * (log_px - elbo)
+
+
+def test_equality_when_q_is_the_posterior(setting):
+    model, x = setting
+    pm, pS = model.posterior(x)
+    log_px = model.log_marginal(x)
+    torch.testing.assert_close(model.elbo(x, pm, pS), log_px)
+    for K in (1, 10, 100):
+        torch.testing.assert_close(cl.ppca_iwae(model, x, pm, pS, K), log_px)
+        lpx_z, lpz, lq = cl.ppca_log_weights(model, x, pm, pS, K)
+        torch.testing.assert_close((lpx_z + lpz - lq), log_px.expand(K, -1))  # zero-variance weights
+
+
+def test_determinism_and_errors(setting):
+    model, x = setting
+    m, S = _mean_field(model, x)
+    a = cl.ppca_iwae(model, x, m, S, 10, torch.Generator().manual_seed(0))
+    b = cl.ppca_iwae(model, x, m, S, 10, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(a, b)
+    with pytest.raises(ValueError, match="x must have shape"):
+        model.log_marginal(torch.zeros(3, 4))
+    with pytest.raises(ValueError, match="K must be at least 1"):
+        cl.ppca_iwae(model, x, m, S, 0)
+    with pytest.raises(ValueError, match="q_cov"):
+        cl.ppca_iwae(model, x, m, torch.eye(3), 2)
+    with pytest.raises(ValueError, match="sigma must be positive"):
+        cl.LinearGaussian(torch.eye(2), None, -1.0)
