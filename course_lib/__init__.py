@@ -21,7 +21,14 @@ _EXPORTS = {
     "plotting": ["image_grid", "plot_history", "scatter2d"],
     "profiles": ["PROFILES", "Budget", "Profile", "get_profile", "profile_name"],
     "training": ["History", "NonFiniteLossError", "batches", "evaluate", "fit"],
-    "widgets": ["figure_widget"],
+    "widgets": ["figure_widget", "edit_figure", "attribute_edit_widget"],
+    "faces": ["FACE_ATTRIBUTES", "CelebAUnavailableError", "FaceAttributes", "load_celeba", "make_faces",
+              "render_faces", "sample_face_attributes"],
+    "faces_models": ["AttributeRegressor", "FacesVAEConfig", "ImageVAE", "attribute_loss",
+                     "bernoulli_vae_loss", "conv_vae", "predict_attributes", "r2_scores",
+                     "train_attribute_regressor", "train_faces_vae"],
+    "latent_arithmetic": ["attribute_vector", "class_means", "decode_images", "edit", "edit_many",
+                          "encode_mean"],
     "utils": ["NotebookSetup", "get_device", "seed_everything", "setup_notebook", "show_source"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

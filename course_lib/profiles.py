@@ -67,18 +67,28 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             toy=Budget(steps=60, batch_size=256, lr=1e-3),
             # MLP autoencoders on MNIST (chapters 1-2)
             mnist_ae=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=256),
+            # chapter 7: conv VAE on synthetic faces, attribute regressor, MNIST AE vs VAE
+            faces_vae=Budget(epochs=1, batch_size=128, lr=2e-3, train_size=512),
+            faces_regressor=Budget(epochs=1, batch_size=128, lr=2e-3, train_size=512, test_size=300),
+            mnist_gen=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=500),
         ),
         "cpu": _profile(
             "cpu",
             "minutes per notebook on a 2-core laptop; results look right",
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
+            faces_vae=Budget(epochs=10, batch_size=128, lr=2e-3, train_size=12000),
+            faces_regressor=Budget(epochs=5, batch_size=128, lr=2e-3, train_size=10000, test_size=3000),
+            mnist_gen=Budget(epochs=10, batch_size=128, lr=1e-3, train_size=30000, test_size=10000),
         ),
         "full": _profile(
             "full",
             "the source material's settings; meant for a GPU",
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=30, batch_size=128, lr=1e-3),
+            faces_vae=Budget(epochs=40, batch_size=128, lr=1e-3, train_size=60000),
+            faces_regressor=Budget(epochs=20, batch_size=128, lr=1e-3, train_size=50000, test_size=10000),
+            mnist_gen=Budget(epochs=30, batch_size=128, lr=1e-3, test_size=10000),
         ),
     }
 )
