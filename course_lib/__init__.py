@@ -25,7 +25,7 @@ _EXPORTS = {
     "faces": ["FACE_ATTRIBUTES", "CelebAUnavailableError", "FaceAttributes", "load_celeba", "make_faces",
               "render_faces", "sample_face_attributes"],
     "faces_models": ["AttributeRegressor", "FacesVAEConfig", "ImageVAE", "attribute_loss",
-                     "bernoulli_vae_loss", "conv_vae", "predict_attributes", "r2_scores",
+                     "bernoulli_vae_loss", "conv_vae", "gaussian_vae_loss", "predict_attributes", "r2_scores",
                      "train_attribute_regressor", "train_faces_vae"],
     "latent_arithmetic": ["attribute_vector", "class_means", "decode_images", "edit", "edit_many",
                           "encode_mean"],

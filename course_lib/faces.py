@@ -208,12 +208,13 @@ def _render_chunk(a: FaceAttributes, size: int) -> np.ndarray:
     bridge = np.maximum(np.abs(bv - eye_v) - 0.45 * k, np.abs(bu) - 1.2 * k)
     _paint(bimg, col(a.glasses) * _coverage(np.minimum(ring, bridge)), _GLASSES)
 
-    # mouth: the curve v = m0 + smile * (1 - 2.5 (u/w)^2) pixels, |u| <= w
-    m0, w, s_ = 5.8 * k, 4.0 * k, col(a.smile) * k
-    bu, bv, bimg = band(5.8 - 1.5 - 1.0, 5.8 + 1.0 + 1.0, 4.5)
-    f = m0 + s_ * (1.0 - 2.5 * (bu / w) ** 2)
-    slope = s_ * (-5.0 * bu / w**2)
-    d_curve = np.abs(bv - f) / np.sqrt(1.0 + slope**2) - 0.55 * k
+    # mouth: the curve v = m0 + smile * (1.5 - 3.5 (u/w)^2) pixels, |u| <= w: a smile
+    # (smile > 0) lifts the corners 2 px and lowers the middle 1.5 px
+    m0, w, s_ = 5.5 * k, 5.5 * k, col(a.smile) * k
+    bu, bv, bimg = band(5.5 - 2.0 - 1.0, 5.5 + 2.0 + 1.0, 6.5)
+    f = m0 + s_ * (1.5 - 3.5 * (bu / w) ** 2)
+    slope = s_ * (-7.0 * bu / w**2)
+    d_curve = np.abs(bv - f) / np.sqrt(1.0 + slope**2) - 0.8 * k
     _paint(bimg, _coverage(np.maximum(d_curve, np.abs(bu) - w)), _MOUTH)
     return img
 

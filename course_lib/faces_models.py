@@ -17,12 +17,12 @@ import torch
 from torch import nn
 
 from .faces import FACE_ATTRIBUTES, FaceAttributes, make_faces
-from .losses import bernoulli_log_likelihood, elbo, gaussian_kl
+from .losses import bernoulli_log_likelihood, elbo, gaussian_kl, gaussian_log_likelihood
 from .models import VAEOutput, reparameterize
 from .profiles import Budget
 from .training import History, fit
 
-__all__ = ["ImageVAE", "conv_vae", "bernoulli_vae_loss", "FacesVAEConfig", "train_faces_vae",
+__all__ = ["ImageVAE", "conv_vae", "bernoulli_vae_loss", "gaussian_vae_loss", "FacesVAEConfig", "train_faces_vae",
            "AttributeRegressor", "attribute_loss", "train_attribute_regressor", "predict_attributes",
            "r2_scores"]
 
@@ -111,13 +111,26 @@ def bernoulli_vae_loss(model: ImageVAE, batch, beta: float = 1.0) -> dict[str, t
     return elbo(bernoulli_log_likelihood(out.x_hat, x), gaussian_kl(out.mu, out.logvar), beta)
 
 
+def gaussian_vae_loss(model: ImageVAE, batch, sigma: float = 0.1, beta: float = 1.0) -> dict[str, torch.Tensor]:
+    r"""Negative ELBO with a Gaussian decoder of fixed standard deviation ``sigma``:
+    :math:`p(x \mid z) = \mathcal{N}(x;\, \mathrm{sigmoid}(\text{logits}), \sigma^2 I)`, the
+    log-density *with* its normaliser (so the ELBO is in nats, of a density), plus
+    :math:`\beta` times the KL. A small ``sigma`` weights the reconstruction more
+    (a factor :math:`1/2\sigma^2` on the squared error), so small details get coded."""
+    x = batch[0] if isinstance(batch, (tuple, list)) else batch
+    out = model(x)
+    log_px = gaussian_log_likelihood(torch.sigmoid(out.x_hat), x, sigma)
+    return elbo(log_px, gaussian_kl(out.mu, out.logvar), beta)
+
+
 @dataclass(frozen=True)
 class FacesVAEConfig:
-    """Architecture and data of the faces VAE (the budget comes from the profile)."""
+    """Architecture, likelihood and data of the faces VAE (the budget comes from the profile)."""
 
     latent_dim: int = 32
     width: int = 32
     size: int = 32
+    sigma: float = 0.05  # decoder standard deviation (Gaussian likelihood on pixel values)
     data_seed: int = 1  # the faces are drawn from this seed; held-out faces use others
     beta: float = 1.0
 
@@ -125,14 +138,16 @@ class FacesVAEConfig:
 def train_faces_vae(config: FacesVAEConfig, budget: Budget, device: str | torch.device = "cpu",
                     seed: int = 0, progress: bool | None = None) -> tuple[ImageVAE, History]:
     """Draw ``budget.train_size`` synthetic faces, build :func:`conv_vae` from
-    ``config`` and train it with :func:`course_lib.fit` for ``budget.epochs``.
+    ``config`` and train it on :func:`gaussian_vae_loss` (decoder standard deviation
+    ``config.sigma``) with :func:`course_lib.fit` for ``budget.epochs``.
     Returns the model (in eval mode) and the training history."""
     if not budget.train_size or not budget.epochs:
         raise ValueError(f"the faces VAE needs a budget with train_size and epochs, got {budget}")
     x, _ = make_faces(budget.train_size, seed=config.data_seed, size=config.size, device=device)
     torch.manual_seed(seed)
     model = conv_vae(config.latent_dim, 3, config.size, config.width).to(device)
-    history = fit(model, lambda m, b: bernoulli_vae_loss(m, b, config.beta), x, epochs=budget.epochs,
+    history = fit(model, lambda m, b: gaussian_vae_loss(m, b, config.sigma, config.beta), x,
+                  epochs=budget.epochs,
                   batch_size=budget.batch_size, lr=budget.lr, seed=seed, progress=progress,
                   desc="faces VAE")
     return model.eval(), history
@@ -162,12 +177,20 @@ class AttributeRegressor(nn.Module):
         return self.net(x)
 
 
+# variance of each attribute under sample_face_attributes: U(-1, 1), U(0, 1), Bernoulli(0.7 / 0.3)
+ATTRIBUTE_VARIANCE = {"smile": 1 / 3, "eyes": 1 / 12, "width": 1 / 12, "hair": 0.21,
+                      "hair_colour": 1 / 12, "glasses": 0.21, "skin": 1 / 12}
+
+
 def attribute_loss(model: AttributeRegressor, batch) -> dict[str, torch.Tensor]:
-    """Mean squared error over attributes and batch; ``hair_colour`` counts only
-    where ``hair`` is 1 (a bald face has no visible hair colour)."""
+    """Squared error of each attribute divided by its variance in the data (so
+    every attribute counts equally, as in R^2), averaged over attributes and
+    batch; ``hair_colour`` counts only where ``hair`` is 1 (a bald face has no
+    visible hair colour)."""
     x, y = batch
-    err = (model(x) - y).pow(2)
     names = model.names
+    var = torch.tensor([ATTRIBUTE_VARIANCE.get(n, 1.0) for n in names], device=y.device)
+    err = (model(x) - y).pow(2) / var
     if "hair_colour" in names and "hair" in names:
         weight = torch.ones_like(err)
         weight[:, names.index("hair_colour")] = y[:, names.index("hair")]

@@ -68,8 +68,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             # MLP autoencoders on MNIST (chapters 1-2)
             mnist_ae=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=256),
             # chapter 7: conv VAE on synthetic faces, attribute regressor, MNIST AE vs VAE
-            faces_vae=Budget(epochs=1, batch_size=128, lr=2e-3, train_size=256),
-            faces_regressor=Budget(epochs=1, batch_size=128, lr=2e-3, train_size=256, test_size=200),
+            faces_vae=Budget(epochs=1, batch_size=64, lr=2e-3, train_size=256),
+            faces_regressor=Budget(epochs=1, batch_size=64, lr=2e-3, train_size=256, test_size=200),
             mnist_gen=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=500),
         ),
         "cpu": _profile(
@@ -77,8 +77,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             "minutes per notebook on a 2-core laptop; results look right",
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
-            faces_vae=Budget(epochs=6, batch_size=128, lr=2e-3, train_size=8000),
-            faces_regressor=Budget(epochs=3, batch_size=128, lr=2e-3, train_size=6000, test_size=3000),
+            faces_vae=Budget(epochs=6, batch_size=64, lr=2e-3, train_size=8000),
+            faces_regressor=Budget(epochs=5, batch_size=64, lr=2e-3, train_size=8000, test_size=3000),
             mnist_gen=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
         ),
         "full": _profile(
