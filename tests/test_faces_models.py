@@ -58,6 +58,22 @@ class TestConvVAE:
         torch.testing.assert_close(parts["kl"], kl)
         torch.testing.assert_close(parts["loss"], recon + kl)
 
+    def test_gaussian_loss_against_torch_distributions(self):
+        torch.manual_seed(0)
+        vae = cl.conv_vae(latent_dim=4, width=8)
+        x = torch.rand(3, 3, 32, 32)
+        torch.manual_seed(2)
+        parts = cl.gaussian_vae_loss(vae, x, sigma=0.05)
+        torch.manual_seed(2)
+        out = vae(x)
+        log_px = torch.distributions.Normal(torch.sigmoid(out.x_hat), 0.05).log_prob(x).flatten(1).sum(1)
+        q = torch.distributions.Normal(out.mu, (0.5 * out.logvar).exp())
+        kl = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0)).sum(1)
+        torch.testing.assert_close(parts["recon"], -log_px.mean())
+        torch.testing.assert_close(parts["elbo"], (log_px - kl).mean())
+        with pytest.raises(ValueError, match="positive"):
+            cl.gaussian_vae_loss(vae, x, sigma=0.0)
+
     def test_train_faces_vae_learns(self):
         cfg = cl.FacesVAEConfig(latent_dim=4, width=8)
         model, hist = cl.train_faces_vae(cfg, Budget(epochs=2, batch_size=64, lr=2e-3, train_size=256),
