@@ -24,8 +24,15 @@ _EXPORTS = {
     "plotting": ["image_grid", "plot_history", "scatter2d"],
     "profiles": ["PROFILES", "Budget", "Profile", "get_profile", "profile_name"],
     "training": ["History", "NonFiniteLossError", "batches", "evaluate", "fit"],
-    "widgets": ["decode_interpolation", "draw_latent_interpolation", "draw_q_vs_posterior",
-                "figure_widget", "q_posterior_terms"],
+    "widgets": ["attribute_edit_widget", "decode_interpolation", "draw_latent_interpolation",
+                "draw_q_vs_posterior", "edit_figure", "figure_widget", "q_posterior_terms"],
+    "faces": ["FACE_ATTRIBUTES", "CelebAUnavailableError", "FaceAttributes", "load_celeba", "make_faces",
+              "render_faces", "sample_face_attributes"],
+    "faces_models": ["AttributeRegressor", "FacesVAEConfig", "ImageVAE", "attribute_loss",
+                     "bernoulli_vae_loss", "conv_vae", "gaussian_vae_loss", "predict_attributes", "r2_scores",
+                     "train_attribute_regressor", "train_faces_vae"],
+    "latent_arithmetic": ["attribute_vector", "class_means", "decode_images", "edit", "edit_many",
+                          "encode_mean"],
     "utils": ["NotebookSetup", "get_device", "seed_everything", "setup_notebook", "show_source"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

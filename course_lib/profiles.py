@@ -73,6 +73,10 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             vae_sigma=Budget(steps=10, batch_size=128, lr=1e-3),
             # MLP Bernoulli VAEs on MNIST, loss reductions (chapter 4)
             vae_mnist=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=256),
+            # chapter 7: conv VAE on synthetic faces, attribute regressor, MNIST AE vs VAE
+            faces_vae=Budget(epochs=1, batch_size=64, lr=2e-3, train_size=256),
+            faces_regressor=Budget(epochs=1, batch_size=64, lr=2e-3, train_size=256, test_size=200),
+            mnist_gen=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=500),
         ),
         "cpu": _profile(
             "cpu",
@@ -82,6 +86,9 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             vae_toy=Budget(steps=3000, batch_size=500, lr=1e-3),
             vae_sigma=Budget(steps=3000, batch_size=500, lr=1e-3),
             vae_mnist=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=20000, test_size=2000),
+            faces_vae=Budget(epochs=6, batch_size=64, lr=2e-3, train_size=8000),
+            faces_regressor=Budget(epochs=5, batch_size=64, lr=2e-3, train_size=8000, test_size=3000),
+            mnist_gen=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
         ),
         "full": _profile(
             "full",
@@ -91,6 +98,9 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             vae_toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             vae_sigma=Budget(steps=5000, batch_size=1000, lr=1e-3),
             vae_mnist=Budget(epochs=20, batch_size=128, lr=1e-3, test_size=10000),
+            faces_vae=Budget(epochs=40, batch_size=128, lr=1e-3, train_size=60000),
+            faces_regressor=Budget(epochs=20, batch_size=128, lr=1e-3, train_size=50000, test_size=10000),
+            mnist_gen=Budget(epochs=30, batch_size=128, lr=1e-3, test_size=10000),
         ),
     }
 )

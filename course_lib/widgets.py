@@ -10,7 +10,7 @@ from typing import Callable, Mapping
 from matplotlib.figure import Figure
 
 __all__ = ["figure_widget", "q_posterior_terms", "draw_q_vs_posterior", "decode_interpolation",
-           "draw_latent_interpolation"]
+           "draw_latent_interpolation", "edit_figure", "attribute_edit_widget"]
 
 
 def figure_widget(draw: Callable[..., Figure], controls: Mapping[str, object],
@@ -157,3 +157,40 @@ def _stack_np(tensors):
     import numpy as np
 
     return np.stack([t.detach().cpu().numpy() for t in tensors])
+
+
+# ---------------------------------------------------------------------------
+# Chapter 7: latent arithmetic
+
+def edit_figure(model, x, vectors, alphas, *, logits: bool = True) -> Figure:
+    r"""Faces ``x`` (B, C, H, W) reconstructed from their mean codes (top row) and
+    decoded from :math:`\mu(x) + \sum_k \alpha_k z_k` (bottom row), where
+    ``vectors`` maps names to attribute vectors (L,) and ``alphas`` maps the same
+    names to coefficients. Pure: the widget below only calls it."""
+    from .latent_arithmetic import edit_many
+    from .plotting import image_grid
+
+    zero = {name: 0.0 for name in vectors}
+    images = edit_many(model, x, vectors, [zero, dict(alphas)], logits=logits)
+    label = ", ".join(f"{k}={float(a):+.2f}" for k, a in alphas.items())
+    return image_grid(images.flatten(0, 1).cpu(), nrow=2,
+                      row_labels=["reconstruction", "edited"], title=label, cell=0.8)
+
+
+def attribute_edit_widget(model, x, vectors, *, alpha_range: tuple[float, float] = (-2.0, 3.0),
+                          step: float = 0.25, logits: bool = True):
+    """One slider per attribute vector in ``vectors`` (named like its key) over
+    :func:`edit_figure`: move a slider to add that multiple of the vector to the
+    codes of the faces ``x``."""
+    import ipywidgets as widgets
+
+    lo, hi = alpha_range
+    if not lo <= 0.0 <= hi:
+        raise ValueError(f"alpha_range must contain 0, got {alpha_range}")
+    controls = {name: widgets.FloatSlider(value=0.0, min=lo, max=hi, step=step, description=name,
+                                          continuous_update=False) for name in vectors}
+
+    def draw(**alphas):
+        return edit_figure(model, x, vectors, alphas, logits=logits)
+
+    return figure_widget(draw, controls, title="latent arithmetic: z + sum of alpha_k z_k")

@@ -73,3 +73,26 @@ def test_decode_interpolation_endpoints():
     assert fig.axes[0].get_xlabel() == "$x_1$"
     with pytest.raises(ValueError, match="t must lie"):
         cl.draw_latent_interpolation(vae, x0, x1, 1.5)
+
+
+def test_edit_figure_and_widget_for_latent_arithmetic():
+    import torch
+
+    torch.manual_seed(0)
+    vae = cl.conv_vae(latent_dim=4, width=8).eval()
+    x = torch.rand(3, 3, 32, 32)
+    vectors = {"smile": torch.ones(4), "glasses": torch.zeros(4)}
+    fig = cl.edit_figure(vae, x, vectors, {"smile": 1.0, "glasses": 0.0})
+    assert len(fig.axes) == 6  # two rows of three faces
+    shown = fig.axes[3].images[0].get_array()
+    want = cl.edit_many(vae, x, vectors, [{"smile": 1.0, "glasses": 0.0}])[0, 0].permute(1, 2, 0).numpy()
+    assert abs(float(shown.mean()) - float(want.mean())) < 1e-6
+    box = cl.attribute_edit_widget(vae, x, vectors, alpha_range=(-1.0, 2.0))
+    sliders = box.children[1].children
+    assert [s.description for s in sliders] == ["smile", "glasses"]
+    sliders[0].value = 1.5
+    assert box.last_seconds >= 0
+    import pytest
+
+    with pytest.raises(ValueError, match="contain 0"):
+        cl.attribute_edit_widget(vae, x, vectors, alpha_range=(1.0, 2.0))

@@ -1,0 +1,59 @@
+"""In-browser decode time of the book's in-page sliders (onnxruntime-web, wasm,
+one thread): for every slider on every chapter page of a built site, move the
+slider 50 times and report the median decode time measured in the page.
+
+    python bench/bench_slider_browser.py [--html _build/html]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools.screenshot import FLAGS, serve  # noqa: E402
+
+MOVES = 50
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--html", default=str(ROOT / "_build" / "html"))
+    args = parser.parse_args(argv)
+    from playwright.sync_api import sync_playwright
+
+    html = Path(args.html)
+    pages = sorted(p for p in (html / "chapters").glob("*.html") if "course-latent-slider" in p.read_text())
+    if not pages:
+        print(f"no page with an in-page slider under {html}")
+        return 1
+    with serve(html) as base, sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
+        print(f"| page | slider | median decode (ms) | p90 (ms) | moves |\n|---|---|---|---|---|")
+        for page_path in pages:
+            page = browser.new_page()
+            page.goto(f"{base}/chapters/{page_path.name}")
+            ids = page.eval_on_selector_all(".course-latent-slider", "els => els.map(e => e.id)")
+            for sid in ids:
+                page.wait_for_selector(f"#{sid}[data-state=ready]", timeout=120_000)
+                page.evaluate(f"() => {{ window.__courseSliderStats['{sid}'].length = 0; }}")
+                for i in range(MOVES):
+                    page.evaluate(f"""() => {{ const s = document.querySelector('#{sid} .course-slider-range');
+                        const lo = Number(s.min), hi = Number(s.max);
+                        s.value = lo + ({i + 1} / {MOVES}) * (hi - lo); s.dispatchEvent(new Event('input')); }}""")
+                    page.wait_for_function(f"window.__courseSliderStats['{sid}'].length >= {i + 1}")
+                times = page.evaluate(f"window.__courseSliderStats['{sid}']")
+                q = statistics.quantiles(times, n=10)
+                print(f"| {page_path.stem} | {sid} | {statistics.median(times):.2f} | {q[-1]:.2f} | {len(times)} |")
+            page.close()
+        browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
