@@ -12,16 +12,22 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS = {
     "analysis": ["pca_fit", "pca_reconstruct", "principal_angles"],
+    "checkpoints": ["CheckpointMismatchError", "Loaded", "check_checkpoint", "load_or_train",
+                    "read_manifest", "save_checkpoint", "sha256_file"],
+    "cvae": ["CVAEConfig", "ConditionalVAE", "class_swap", "cvae_loss", "decode_interpolation",
+             "temperature_samples"],
     "data": ["DATASETS", "DataUnavailableError", "ImageData", "data_root", "load_images",
              "prepare", "swiss_roll", "swiss_roll_sampler"],
     "losses": ["ae_loss", "bernoulli_log_likelihood", "elbo", "gaussian_kl", "gaussian_kl_diag",
                "gaussian_log_likelihood", "iwae_bound", "log_normal_diag", "squared_error"],
     "models": ["AEOutput", "Autoencoder", "VAEOutput", "linear_autoencoder", "mlp", "mlp_autoencoder",
                "reparameterize"],
-    "plotting": ["image_grid", "plot_history", "scatter2d"],
+    "plotting": ["image_grid", "image_mosaic", "plot_history", "scatter2d"],
     "profiles": ["PROFILES", "Budget", "Profile", "get_profile", "profile_name"],
+    "train": ["CHECKPOINT_DIR", "REGISTRY", "TrainResult", "load_or_train_model", "train_model"],
     "training": ["History", "NonFiniteLossError", "batches", "evaluate", "fit"],
-    "widgets": ["figure_widget"],
+    "widgets": ["figure_widget", "interpolation_figure", "interpolation_widget", "temperature_figure",
+                "temperature_widget"],
     "utils": ["NotebookSetup", "get_device", "seed_everything", "setup_notebook", "show_source"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

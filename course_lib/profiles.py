@@ -67,18 +67,22 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             toy=Budget(steps=60, batch_size=256, lr=1e-3),
             # MLP autoencoders on MNIST (chapters 1-2)
             mnist_ae=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=256),
+            # conditional conv VAE on Fashion-MNIST 32x32 (chapter 6); cpu/full load checkpoints/
+            cvae_fashion=Budget(epochs=1, batch_size=64, lr=1e-3, train_size=512, test_size=256),
         ),
         "cpu": _profile(
             "cpu",
             "minutes per notebook on a 2-core laptop; results look right",
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
+            cvae_fashion=Budget(epochs=10, batch_size=256, lr=1e-3),
         ),
         "full": _profile(
             "full",
             "the source material's settings; meant for a GPU",
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=30, batch_size=128, lr=1e-3),
+            cvae_fashion=Budget(epochs=50, batch_size=256, lr=1e-3),
         ),
     }
 )
