@@ -26,8 +26,8 @@ _EXPORTS = {
     "profiles": ["PROFILES", "Budget", "Profile", "get_profile", "profile_name"],
     "train": ["CHECKPOINT_DIR", "REGISTRY", "TrainResult", "load_or_train_model", "train_model"],
     "training": ["History", "NonFiniteLossError", "batches", "evaluate", "fit"],
-    "widgets": ["figure_widget", "interpolation_figure", "interpolation_widget", "temperature_figure",
-                "temperature_widget"],
+    "widgets": ["figure_widget", "png_figure_widget", "interpolation_figure", "interpolation_widget",
+                "temperature_figure", "temperature_widget"],
     "utils": ["NotebookSetup", "get_device", "seed_everything", "setup_notebook", "show_source"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -9,8 +9,8 @@ from typing import Callable, Mapping
 
 from matplotlib.figure import Figure
 
-__all__ = ["figure_widget", "interpolation_figure", "interpolation_widget", "temperature_figure",
-           "temperature_widget"]
+__all__ = ["figure_widget", "png_figure_widget", "interpolation_figure", "interpolation_widget",
+           "temperature_figure", "temperature_widget"]
 
 
 def figure_widget(draw: Callable[..., Figure], controls: Mapping[str, object],
@@ -50,6 +50,37 @@ def figure_widget(draw: Callable[..., Figure], controls: Mapping[str, object],
 # ---------------------------------------------------------------------------
 # Chapter 6: the conditional VAE's latent space. Pure draw functions (tests call
 # them) and the widgets that wire pickers and sliders to them.
+
+def png_figure_widget(draw: Callable[..., Figure], controls: Mapping[str, object],
+                      title: str | None = None):
+    """Like :func:`figure_widget`, but the figure is rendered to PNG and shown in
+    an ``ipywidgets.Image`` instead of being displayed inside an ``Output``.
+
+    Why: with ipykernel 7, executing a notebook (nbclient, the book build,
+    nbval) hangs for good when a large PNG (roughly > 60 kB) is displayed
+    inside an ``Output`` widget; an ``Image`` widget has no such problem, and its
+    picture is kept in the saved widget state, so the static page shows it.
+    """
+    import io
+
+    import ipywidgets as widgets
+
+    image = widgets.Image(format="png")
+    children = [widgets.HTML(f"<b>{title}</b>")] if title else []
+    box = widgets.VBox(children + [widgets.HBox(list(controls.values())), image])
+
+    def refresh(*_):
+        start = time.perf_counter()
+        fig = draw(**{name: control.value for name, control in controls.items()})
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png")
+        image.value = buf.getvalue()
+        box.last_seconds = time.perf_counter() - start
+
+    for control in controls.values():
+        control.observe(refresh, names="value")
+    refresh()
+    return box
 
 def interpolation_figure(strip, ts, frame, t: float, *, left: str = "", right: str = "") -> Figure:
     """The decoded image at ``t`` (left) beside the whole interpolation strip
@@ -125,7 +156,7 @@ def interpolation_widget(model, x, y, class_names, n_strip: int = 9, seed: int =
         i0.value, i1.value = int(rng.integers(len(by_class[k0]))), int(rng.integers(len(by_class[k1])))
 
     button.on_click(random_pair)
-    box = figure_widget(draw, {"class0": c0, "index0": i0, "class1": c1, "index1": i1, "t": t})
+    box = png_figure_widget(draw, {"class0": c0, "index0": i0, "class1": c1, "index1": i1, "t": t})
     return widgets.VBox([button, box])
 
 
@@ -139,12 +170,12 @@ def temperature_figure(model, eps, temperature: float, class_names) -> Figure:
     return image_mosaic(images, row_labels=list(class_names), title=f"temperature T = {temperature:.2f}")
 
 
-def temperature_widget(model, class_names, n_samples: int = 8, seed: int = 0):
+def temperature_widget(model, class_names, n_samples: int = 6, seed: int = 0):
     """A slider on the sampling temperature T over fixed noise: z = T * eps."""
     import ipywidgets as widgets
     import torch
 
     eps = torch.randn(n_samples, model.latent_dim, generator=torch.Generator().manual_seed(seed))
     slider = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="T")
-    return figure_widget(lambda temperature: temperature_figure(model, eps, temperature, class_names),
-                         {"temperature": slider})
+    return png_figure_widget(lambda temperature: temperature_figure(model, eps, temperature, class_names),
+                             {"temperature": slider})

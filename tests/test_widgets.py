@@ -85,8 +85,10 @@ def test_temperature_figure_and_widget(cvae_and_data):
     # T = 0: the three columns of a row are the same image
     np.testing.assert_allclose(picture[:16, :16], picture[:16, 36:52])
     box = cl.temperature_widget(model, NAMES, n_samples=3)
+    first = box.children[-1].value
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"  # the picture is a PNG in an Image widget
     box.children[0].children[0].value = 1.5
-    assert box.last_seconds >= 0
+    assert box.last_seconds >= 0 and box.children[-1].value != first
 
 
 def test_image_mosaic_layout():
