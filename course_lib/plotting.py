@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
-__all__ = ["scatter2d", "image_grid", "plot_history"]
+__all__ = ["scatter2d", "image_grid", "plot_history", "image_mosaic"]
 
 
 def _np(a) -> np.ndarray:
@@ -115,4 +115,41 @@ def plot_history(history, keys: Sequence[str] | None = None, *, logy: bool = Tru
         ax.legend()
     if title:
         ax.set_title(title)
+    return _done(fig)
+
+
+def image_mosaic(images, *, row_labels: Sequence[str] | None = None,
+                 col_labels: Sequence[str] | None = None, title: str | None = None,
+                 cell: float = 0.55, gap: int = 2, ax=None) -> Figure:
+    """A grid of images (R, C, 1, H, W) or (R, C, H, W) in [0, 1] drawn as *one*
+    picture with labelled rows and columns. Much faster to redraw than one axes
+    per image (:func:`image_grid`), which matters under a slider."""
+    x = _np(images)
+    if x.ndim == 5:
+        x = x[:, :, 0]
+    if x.ndim != 4:
+        raise ValueError(f"images must be (rows, cols, [1,] H, W), got {x.shape}")
+    R, C, H, W = x.shape
+    canvas = np.ones((R * (H + gap) - gap, C * (W + gap) - gap))
+    for r in range(R):
+        for c in range(C):
+            canvas[r * (H + gap):r * (H + gap) + H, c * (W + gap):c * (W + gap) + W] = x[r, c]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(cell * C + (1.3 if row_labels else 0.2),
+                                        cell * R + (0.5 if title else 0.1) + (0.3 if col_labels else 0)))
+    else:
+        fig = ax.figure
+    ax.imshow(np.clip(canvas, 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.set_yticks([r * (H + gap) + H / 2 for r in range(R)] if row_labels else [])
+    if row_labels:
+        ax.set_yticklabels(row_labels, fontsize=9)
+    ax.set_xticks([c * (W + gap) + W / 2 for c in range(C)] if col_labels else [])
+    if col_labels:
+        ax.set_xticklabels(col_labels, fontsize=8, rotation=45 if max(map(len, col_labels)) > 3 else 0)
+        ax.xaxis.tick_top()
+    ax.tick_params(length=0)
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=10)
     return _done(fig)

@@ -77,6 +77,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             faces_vae=Budget(epochs=1, batch_size=64, lr=2e-3, train_size=256),
             faces_regressor=Budget(epochs=1, batch_size=64, lr=2e-3, train_size=256, test_size=200),
             mnist_gen=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=500),
+            # conditional conv VAE on Fashion-MNIST 32x32 (chapter 6); cpu/full load checkpoints/
+            cvae_fashion=Budget(epochs=1, batch_size=64, lr=1e-3, train_size=512, test_size=256),
         ),
         "cpu": _profile(
             "cpu",
@@ -89,6 +91,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             faces_vae=Budget(epochs=6, batch_size=64, lr=2e-3, train_size=8000),
             faces_regressor=Budget(epochs=5, batch_size=64, lr=2e-3, train_size=8000, test_size=3000),
             mnist_gen=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
+            cvae_fashion=Budget(epochs=10, batch_size=256, lr=1e-3),
         ),
         "full": _profile(
             "full",
@@ -101,6 +104,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             faces_vae=Budget(epochs=40, batch_size=128, lr=1e-3, train_size=60000),
             faces_regressor=Budget(epochs=20, batch_size=128, lr=1e-3, train_size=50000, test_size=10000),
             mnist_gen=Budget(epochs=30, batch_size=128, lr=1e-3, test_size=10000),
+            cvae_fashion=Budget(epochs=50, batch_size=256, lr=1e-3),
         ),
     }
 )

@@ -23,7 +23,7 @@ def test_figure_widget_redraws_with_new_values():
     label.value = "b"
     assert calls[-2:] == [(0.5, "a"), (0.5, "b")]
     assert box.last_seconds >= 0
-    assert isinstance(box.children[-1], widgets.Output)
+    assert isinstance(box.children[-1], widgets.Image) and box.children[-1].value.startswith(b"\x89PNG")
 
 
 def test_q_posterior_terms_both_decompositions_agree():
@@ -96,3 +96,78 @@ def test_edit_figure_and_widget_for_latent_arithmetic():
 
     with pytest.raises(ValueError, match="contain 0"):
         cl.attribute_edit_widget(vae, x, vectors, alpha_range=(1.0, 2.0))
+# --- chapter 6: conditional VAE widgets ---------------------------------------
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from course_lib.cvae import CVAEConfig, ConditionalVAE  # noqa: E402
+
+NAMES = ["a", "b", "c"]
+
+
+@pytest.fixture
+def cvae_and_data():
+    torch.manual_seed(0)
+    model = ConditionalVAE(CVAEConfig(image_shape=(1, 16, 16), latent_dim=4, n_classes=3, channels=(4, 8)))
+    x = torch.rand(12, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(12) % 3
+    return model, x, y
+
+
+def test_interpolation_figure_marks_t_on_the_strip(cvae_and_data):
+    model, x, y = cvae_and_data
+    ts = np.linspace(0, 1, 5)
+    strip = cl.cvae_interpolation(model, x[0], 0, x[1], 1, ts)
+    frame = cl.cvae_interpolation(model, x[0], 0, x[1], 1, [0.5])[0]
+    fig = cl.interpolation_figure(strip, ts, frame, 0.5, left="a", right="b")
+    ax0, ax1 = fig.axes
+    assert ax0.get_title() == "t = 0.50"
+    np.testing.assert_allclose(ax0.images[0].get_array(), frame[0].numpy(), rtol=1e-6)
+    # the marker sits in the middle of the 5-image strip (width 5 * 16 pixels)
+    assert ax1.lines[0].get_xdata()[0] == pytest.approx(2.5 * 16)
+    with pytest.raises(ValueError, match="5 images but ts has 2"):
+        cl.interpolation_figure(strip, [0, 1], frame, 0.5)
+
+
+def test_interpolation_widget_updates_and_caches(cvae_and_data):
+    model, x, y = cvae_and_data
+    root = cl.interpolation_widget(model, x, y, NAMES, n_strip=5)
+    button, box = root.children
+    controls = box.children[0].children
+    c0, i0, c1, i1, t = controls
+    assert i0.max == 3  # four images per class
+    t.value = 0.25
+    assert box.last_seconds >= 0
+    c0.value = 2
+    button.click()  # a random pair: values stay within range
+    assert 0 <= i0.value <= i0.max and 0 <= i1.value <= i1.max
+
+
+def test_temperature_figure_and_widget(cvae_and_data):
+    model, _, _ = cvae_and_data
+    eps = torch.randn(3, 4, generator=torch.Generator().manual_seed(0))
+    fig = cl.temperature_figure(model, eps, 0.0, NAMES)
+    assert fig.axes[0].get_title() == "temperature T = 0.00"
+    assert [t.get_text() for t in fig.axes[0].get_yticklabels()] == NAMES
+    picture = fig.axes[0].images[0].get_array()
+    assert picture.shape == (3 * 18 - 2, 3 * 18 - 2)  # 3x3 images of 16 pixels, 2-pixel gaps
+    # T = 0: the three columns of a row are the same image
+    np.testing.assert_allclose(picture[:16, :16], picture[:16, 36:52])
+    box = cl.temperature_widget(model, NAMES, n_samples=3)
+    first = box.children[-1].value
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"  # the picture is a PNG in an Image widget
+    box.children[0].children[0].value = 1.5
+    assert box.last_seconds >= 0 and box.children[-1].value != first
+
+
+def test_image_mosaic_layout():
+    imgs = torch.zeros(2, 3, 1, 4, 5)
+    imgs[1, 2] = 1.0
+    fig = cl.image_mosaic(imgs, row_labels=["r0", "r1"], col_labels=["c0", "c1", "c2"])
+    arr = fig.axes[0].images[0].get_array()
+    assert arr.shape == (2 * 6 - 2, 3 * 7 - 2)
+    assert arr[6:, 14:].min() == 1.0 and arr[:4, :5].max() == 0.0
+    with pytest.raises(ValueError, match="rows, cols"):
+        cl.image_mosaic(torch.zeros(3, 4, 5))

@@ -1,0 +1,267 @@
+"""The training command for the course's pretrained models.
+
+    python -m course_lib.train cvae-fashion [--profile full|cpu|smoke] [--epochs N]
+                                            [--seed S] [--out DIR]
+
+trains a registered model with the budget of a run profile, shows a progress
+bar, and writes ``<out>/<name>.pt`` with its JSON manifest (see
+:mod:`course_lib.checkpoints`). After every epoch a resume state is saved
+atomically to ``<out>/<name>.resume.pt``: after Ctrl-C, running the same
+command again continues from the last finished epoch. New models are added to
+:data:`REGISTRY`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from .checkpoints import Loaded, _atomic_write, git_commit, load_or_train, save_checkpoint
+from .profiles import Budget, Profile, get_profile
+from .training import evaluate, fit
+from .utils import get_device, seed_everything
+
+__all__ = ["ModelSpec", "REGISTRY", "CHECKPOINT_DIR", "TrainResult", "train_model", "load_or_train_model"]
+
+#: where the committed checkpoints live (the repository's ``checkpoints/`` folder)
+CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+
+Tensors = tuple[torch.Tensor, ...]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build, feed and train one registered model.
+
+    ``build(config)`` makes the model from its JSON-like ``config``;
+    ``load_data(budget, device)`` returns ``(train, test, info)`` with in-memory
+    tensor tuples and a dict describing the data source; ``loss_fn`` is a
+    :func:`course_lib.fit` loss returning parts (``loss``, ``elbo``, ...).
+    The budget comes from ``profile[budget_key]``.
+    """
+
+    name: str
+    description: str
+    budget_key: str
+    config: dict
+    build: Callable[[dict], nn.Module]
+    load_data: Callable[[Budget, torch.device], tuple[Tensors, Tensors, dict]]
+    loss_fn: Callable
+
+
+def _fashion_data(budget: Budget, device: torch.device) -> tuple[Tensors, Tensors, dict]:
+    from .data import DATASETS, data_root, load_images
+
+    train = load_images("fashion-mnist", "train", size=32, subset=budget.train_size, device=device)
+    test = load_images("fashion-mnist", "test", size=32, subset=budget.test_size, device=device)
+    marker = data_root() / DATASETS["fashion-mnist"].folder / "raw" / "COMPLETE.json"
+    source = json.loads(marker.read_text()) if marker.is_file() else {}
+    info = {"dataset": "fashion-mnist", "source": source.get("package") or source.get("source"),
+            "image_size": 32, "train_images": len(train), "test_images": len(test)}
+    return train.tensors, test.tensors, info
+
+
+def _build_cvae(config: dict) -> nn.Module:
+    from .cvae import ConditionalVAE, CVAEConfig
+
+    return ConditionalVAE(CVAEConfig(**config))
+
+
+def _cvae_loss(model, batch):
+    from .cvae import cvae_loss
+
+    return cvae_loss(model, batch)
+
+
+REGISTRY: dict[str, ModelSpec] = {
+    "cvae-fashion": ModelSpec(
+        name="cvae-fashion",
+        description="conditional convolutional VAE on Fashion-MNIST 32x32, L=128 (chapter 6)",
+        budget_key="cvae_fashion",
+        config={"image_shape": [1, 32, 32], "latent_dim": 128, "n_classes": 10, "channels": [16, 32, 64]},
+        build=_build_cvae,
+        load_data=_fashion_data,
+        loss_fn=_cvae_loss,
+    ),
+}
+
+
+def _spec(name: str) -> ModelSpec:
+    if name not in REGISTRY:
+        raise KeyError(f"unknown model {name!r}; registered models: {', '.join(REGISTRY)}")
+    return REGISTRY[name]
+
+
+@dataclass
+class TrainResult:
+    """A finished (or interrupted) run: the model, its manifest (``None`` when
+    interrupted) and the number of finished epochs."""
+
+    model: nn.Module
+    manifest: dict | None
+    epochs_done: int
+    interrupted: bool
+
+
+def train_model(name: str, *, profile: str | Profile | None = None, epochs: int | None = None,
+                seed: int = 0, out: str | Path = CHECKPOINT_DIR, device: str | torch.device | None = None,
+                resume: bool = True, progress: bool | None = None,
+                epoch_callback: Callable[[int], None] | None = None,
+                data: tuple[Tensors, Tensors, dict] | None = None) -> TrainResult:
+    """Train the registered model ``name`` and write ``<out>/<name>.pt`` + manifest.
+
+    Budget (epochs, batch size, learning rate, subsets) from the profile;
+    ``epochs`` overrides it. AdamW as in the source notes. After each epoch the
+    model, optimiser, random state and per-epoch history are saved to
+    ``<out>/<name>.resume.pt``; a later call with the same settings resumes
+    from there (``resume=False`` starts afresh). Ctrl-C (or a KeyboardInterrupt
+    raised by ``epoch_callback(epoch)``) stops the run with the last finished
+    epoch saved. ``data`` replaces the registered data loader (tests).
+    """
+    spec = _spec(name)
+    prof = profile if isinstance(profile, Profile) else get_profile(profile)
+    budget = prof[spec.budget_key]
+    epochs = int(epochs if epochs is not None else budget.epochs)
+    if epochs <= 0:
+        raise ValueError(f"epochs must be positive, got {epochs}")
+    device = torch.device(device) if device is not None else get_device()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    resume_file = out / f"{name}.resume.pt"
+
+    train, test, data_info = data if data is not None else spec.load_data(budget, device)
+    train = tuple(t.to(device) for t in train)
+    test = tuple(t.to(device) for t in test)
+    seed_everything(seed)
+    model = spec.build(spec.config).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=budget.lr)
+    # what must agree for a resume state to be continued
+    run = {"model": name, "config": spec.config, "seed": seed, "profile": prof.name,
+           "batch_size": budget.batch_size, "lr": budget.lr, "train_images": len(train[0])}
+
+    done, history, seconds = 0, [], 0.0
+    if resume and resume_file.is_file():
+        try:
+            state = torch.load(resume_file, map_location=device, weights_only=False)
+            ok = state.get("run") == run
+            if not ok:
+                print(f"{name}: resume state {resume_file} has other settings; starting afresh")
+        except Exception as err:  # a damaged resume file: say so and start afresh
+            print(f"{name}: ignoring unreadable resume state {resume_file}: {err}")
+            ok = False
+        if ok:
+            model.load_state_dict(state["model"])
+            optimizer.load_state_dict(state["optimizer"])
+            torch.set_rng_state(state["rng"])
+            done, history, seconds = state["epoch"], state["history"], state["seconds"]
+            print(f"{name}: resuming after epoch {done} from {resume_file}")
+
+    interrupted = False
+    try:
+        for epoch in range(done + 1, epochs + 1):
+            h = fit(model, spec.loss_fn, train, epochs=1, batch_size=budget.batch_size,
+                    optimizer=optimizer, seed=seed * 100_003 + epoch, progress=progress,
+                    desc=f"{name} epoch {epoch}/{epochs}")
+            if h.interrupted:
+                interrupted = True
+                break
+            history.append({k: float(h[k].mean()) for k in h.keys})
+            seconds += h.seconds
+            done = epoch
+            state = {"run": run, "epoch": done, "history": history, "seconds": seconds,
+                     "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                     "rng": torch.get_rng_state()}
+            _atomic_write(resume_file, lambda tmp: torch.save(state, tmp))
+            if epoch_callback is not None:
+                epoch_callback(epoch)
+    except KeyboardInterrupt:
+        interrupted = True
+    if interrupted:
+        print(f"{name}: interrupted; {done}/{epochs} epochs are saved in {resume_file}. "
+              "Run the same command again to resume.")
+        return TrainResult(model, None, done, True)
+
+    torch.manual_seed(seed)  # the test ELBO draws one z per image: make it reproducible
+    test_parts = evaluate(model, spec.loss_fn, test, batch_size=1000)
+    manifest = {
+        "model": name, "description": spec.description, "config": spec.config, "seed": seed,
+        "epochs": done, "profile": prof.name,
+        "training": {"optimizer": "AdamW", "lr": budget.lr, "batch_size": budget.batch_size,
+                     "loss": "negative ELBO, Bernoulli likelihood from logits, sum over pixels, batch mean"},
+        "data": data_info,
+        "test": {"elbo_nats_per_image": test_parts.get("elbo"), "recon_nats_per_image": test_parts.get("recon"),
+                 "kl_nats_per_image": test_parts.get("kl"), "images": len(test[0]),
+                 "estimator": "one z ~ q(z|x,y) per test image, torch.manual_seed(seed)"},
+        "history": history,
+        "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
+        "wall_time_seconds": round(seconds, 1),
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "git_commit": git_commit(),
+        "command": f"python -m course_lib.train {name} --profile {prof.name} --epochs {done} --seed {seed}",
+    }
+    manifest = save_checkpoint(model, out / f"{name}.pt", manifest)
+    resume_file.unlink(missing_ok=True)
+    print(f"{name}: {done} epochs in {seconds:.0f} s; test ELBO {test_parts.get('elbo', float('nan')):.2f} "
+          f"nats/image; wrote {out / (name + '.pt')} and its manifest")
+    return TrainResult(model.eval(), manifest, done, False)
+
+
+def load_or_train_model(name: str, *, checkpoint_dir: str | Path = CHECKPOINT_DIR,
+                        profile: str | Profile | None = None, device: str | torch.device | None = None,
+                        train_dir: str | Path | None = None, on_mismatch: str = "retrain",
+                        seed: int = 0, progress: bool | None = None) -> Loaded:
+    """:func:`course_lib.load_or_train` for a registered model: load
+    ``<checkpoint_dir>/<name>.pt`` if it matches the registered config, else
+    train with the profile's budget into ``train_dir`` (default: a new temporary
+    folder, so a notebook never overwrites the committed checkpoint)."""
+    spec = _spec(name)
+
+    def train() -> tuple[nn.Module, dict]:
+        out = Path(train_dir) if train_dir is not None else Path(tempfile.mkdtemp(prefix=f"{name}-"))
+        result = train_model(name, profile=profile, seed=seed, out=out, device=device,
+                             resume=False, progress=progress)
+        if result.interrupted:
+            raise KeyboardInterrupt(f"training of {name} was interrupted")
+        return result.model, result.manifest
+
+    loaded = load_or_train(Path(checkpoint_dir) / f"{name}.pt", spec.config,
+                           lambda: spec.build(spec.config), train, model_name=name,
+                           on_mismatch=on_mismatch, device=device or get_device())
+    loaded.model.to(device or get_device())
+    return loaded
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.train",
+                                     description="Train a course model and write its checkpoint + manifest.")
+    parser.add_argument("model", choices=sorted(REGISTRY), help="registered model")
+    parser.add_argument("--profile", choices=["full", "cpu", "smoke"], default=None,
+                        help="budget (default: $COURSE_PROFILE, else full with CUDA, cpu without)")
+    parser.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=str(CHECKPOINT_DIR), help="output folder (default: checkpoints/)")
+    parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--fresh", action="store_true", help="ignore a resume state and start afresh")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    result = train_model(args.model, profile=args.profile, epochs=args.epochs, seed=args.seed,
+                         out=args.out, device=args.device, resume=not args.fresh)
+    if result.interrupted:
+        return 130
+    print(f"done in {time.perf_counter() - start:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+import json
+
+import pytest
+import torch
+
+import course_lib as cl
+from course_lib.train import REGISTRY, main, train_model
+
+
+def tiny_data(n_train=96, n_test=40):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n_train + n_test, 1, 32, 32, generator=g)
+    y = torch.randint(0, 10, (n_train + n_test,), generator=g)
+    info = {"dataset": "random", "train_images": n_train, "test_images": n_test}
+    return (x[:n_train], y[:n_train]), (x[n_train:], y[n_train:]), info
+
+
+def stop_after(n):
+    def callback(epoch):
+        if epoch == n:
+            raise KeyboardInterrupt
+
+    return callback
+
+
+def test_registry_has_the_chapter_6_model():
+    spec = REGISTRY["cvae-fashion"]
+    model = spec.build(spec.config)
+    assert isinstance(model, cl.ConditionalVAE) and model.latent_dim == 128
+    for profile in cl.PROFILES.values():
+        assert profile[spec.budget_key].epochs >= 1
+    assert cl.PROFILES["full"][spec.budget_key].epochs == 50  # the source notes' setting
+
+
+def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path):
+    kw = dict(profile="smoke", epochs=3, seed=1, device="cpu", data=tiny_data(), progress=False)
+    first = train_model("cvae-fashion", out=tmp_path / "a", epoch_callback=stop_after(1), **kw)
+    assert first.interrupted and first.epochs_done == 1 and first.manifest is None
+    assert (tmp_path / "a" / "cvae-fashion.resume.pt").is_file()
+    assert not (tmp_path / "a" / "cvae-fashion.pt").exists()
+
+    resumed = train_model("cvae-fashion", out=tmp_path / "a", **kw)
+    assert not resumed.interrupted and resumed.epochs_done == 3
+    m = resumed.manifest
+    assert m["epochs"] == 3 and len(m["history"]) == 3
+    assert not (tmp_path / "a" / "cvae-fashion.resume.pt").exists()
+
+    straight = train_model("cvae-fashion", out=tmp_path / "b", **kw)
+    for (name, a), b in zip(resumed.model.state_dict().items(), straight.model.state_dict().values()):
+        torch.testing.assert_close(a, b, msg=name)
+    assert m["test"] == straight.manifest["test"]
+
+
+def test_manifest_fields(tmp_path):
+    result = train_model("cvae-fashion", profile="smoke", epochs=1, out=tmp_path, device="cpu",
+                         data=tiny_data(), progress=False)
+    m = json.loads((tmp_path / "cvae-fashion.json").read_text())
+    assert m == result.manifest
+    for key in ("model", "config", "seed", "epochs", "data", "torch", "device", "wall_time_seconds",
+                "test", "sha256", "git_commit", "history"):
+        assert key in m
+    assert m["sha256"] == cl.sha256_file(tmp_path / "cvae-fashion.pt")
+    t = m["test"]
+    assert t["elbo_nats_per_image"] == pytest.approx(-(t["recon_nats_per_image"] + t["kl_nats_per_image"]), rel=1e-5)
+    assert t["images"] == 40
+    assert cl.check_checkpoint(tmp_path / "cvae-fashion.pt", REGISTRY["cvae-fashion"].config, "cvae-fashion") == []
+
+
+def test_resume_state_with_other_settings_is_not_used(tmp_path, capsys):
+    kw = dict(profile="smoke", epochs=2, device="cpu", data=tiny_data(), progress=False, out=tmp_path)
+    train_model("cvae-fashion", seed=0, epoch_callback=stop_after(1), **kw)
+    result = train_model("cvae-fashion", seed=5, **kw)
+    assert "other settings; starting afresh" in capsys.readouterr().out
+    assert result.epochs_done == 2
+
+
+def test_command_line_rejects_unknown_models():
+    with pytest.raises(SystemExit):
+        main(["no-such-model"])
+    with pytest.raises(KeyError, match="registered models: cvae-fashion"):
+        train_model("no-such-model")
