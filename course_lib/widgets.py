@@ -153,6 +153,14 @@ def draw_latent_interpolation(model, x0, x1, t: float, data=None, steps: int = 4
     ax.set(xlabel="$x_1$", ylabel="$x_2$", xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal")
     ax.legend(fontsize=7, loc="lower left")
     fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def _stack_np(tensors):
+    import numpy as np
+
+    return np.stack([t.detach().cpu().numpy() for t in tensors])
 
 
 # ---------------------------------------------------------------------------
@@ -191,47 +199,6 @@ def interpolation_figure(strip, ts, frame, t: float, *, left: str = "", right: s
     return fig
 
 
-def _stack_np(tensors):
-    import numpy as np
-
-    return np.stack([t.detach().cpu().numpy() for t in tensors])
-
-
-# ---------------------------------------------------------------------------
-# Chapter 7: latent arithmetic
-
-def edit_figure(model, x, vectors, alphas, *, logits: bool = True) -> Figure:
-    r"""Faces ``x`` (B, C, H, W) reconstructed from their mean codes (top row) and
-    decoded from :math:`\mu(x) + \sum_k \alpha_k z_k` (bottom row), where
-    ``vectors`` maps names to attribute vectors (L,) and ``alphas`` maps the same
-    names to coefficients. Pure: the widget below only calls it."""
-    from .latent_arithmetic import edit_many
-    from .plotting import image_grid
-
-    zero = {name: 0.0 for name in vectors}
-    images = edit_many(model, x, vectors, [zero, dict(alphas)], logits=logits)
-    label = ", ".join(f"{k}={float(a):+.2f}" for k, a in alphas.items())
-    return image_grid(images.flatten(0, 1).cpu(), nrow=2,
-                      row_labels=["reconstruction", "edited"], title=label, cell=0.8)
-
-
-def attribute_edit_widget(model, x, vectors, *, alpha_range: tuple[float, float] = (-2.0, 3.0),
-                          step: float = 0.25, logits: bool = True):
-    """One slider per attribute vector in ``vectors`` (named like its key) over
-    :func:`edit_figure`: move a slider to add that multiple of the vector to the
-    codes of the faces ``x``."""
-    import ipywidgets as widgets
-
-    lo, hi = alpha_range
-    if not lo <= 0.0 <= hi:
-        raise ValueError(f"alpha_range must contain 0, got {alpha_range}")
-    controls = {name: widgets.FloatSlider(value=0.0, min=lo, max=hi, step=step, description=name,
-                                          continuous_update=False) for name in vectors}
-
-    def draw(**alphas):
-        return edit_figure(model, x, vectors, alphas, logits=logits)
-
-    return figure_widget(draw, controls, title="latent arithmetic: z + sum of alpha_k z_k")
 def interpolation_widget(model, x, y, class_names, n_strip: int = 9, seed: int = 0):
     """Two pickers (class + index within that class, or a "random pair" button)
     and a slider on t: shows the decoded image at t and the strip with t marked.
@@ -297,3 +264,40 @@ def temperature_widget(model, class_names, n_samples: int = 6, seed: int = 0):
     slider = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="T")
     return figure_widget(lambda temperature: temperature_figure(model, eps, temperature, class_names),
                              {"temperature": slider})
+
+
+# ---------------------------------------------------------------------------
+# Chapter 7: latent arithmetic
+
+def edit_figure(model, x, vectors, alphas, *, logits: bool = True) -> Figure:
+    r"""Faces ``x`` (B, C, H, W) reconstructed from their mean codes (top row) and
+    decoded from :math:`\mu(x) + \sum_k \alpha_k z_k` (bottom row), where
+    ``vectors`` maps names to attribute vectors (L,) and ``alphas`` maps the same
+    names to coefficients. Pure: the widget below only calls it."""
+    from .latent_arithmetic import edit_many
+    from .plotting import image_grid
+
+    zero = {name: 0.0 for name in vectors}
+    images = edit_many(model, x, vectors, [zero, dict(alphas)], logits=logits)
+    label = ", ".join(f"{k}={float(a):+.2f}" for k, a in alphas.items())
+    return image_grid(images.flatten(0, 1).cpu(), nrow=2,
+                      row_labels=["reconstruction", "edited"], title=label, cell=0.8)
+
+
+def attribute_edit_widget(model, x, vectors, *, alpha_range: tuple[float, float] = (-2.0, 3.0),
+                          step: float = 0.25, logits: bool = True):
+    """One slider per attribute vector in ``vectors`` (named like its key) over
+    :func:`edit_figure`: move a slider to add that multiple of the vector to the
+    codes of the faces ``x``."""
+    import ipywidgets as widgets
+
+    lo, hi = alpha_range
+    if not lo <= 0.0 <= hi:
+        raise ValueError(f"alpha_range must contain 0, got {alpha_range}")
+    controls = {name: widgets.FloatSlider(value=0.0, min=lo, max=hi, step=step, description=name,
+                                          continuous_update=False) for name in vectors}
+
+    def draw(**alphas):
+        return edit_figure(model, x, vectors, alphas, logits=logits)
+
+    return figure_widget(draw, controls, title="latent arithmetic: z + sum of alpha_k z_k")

@@ -23,7 +23,7 @@ def test_figure_widget_redraws_with_new_values():
     label.value = "b"
     assert calls[-2:] == [(0.5, "a"), (0.5, "b")]
     assert box.last_seconds >= 0
-    assert isinstance(box.children[-1], widgets.Image) and box.children[-1].value.startswith(b"\x89PNG")
+    assert isinstance(box.children[-1], widgets.Image) and bytes(box.children[-1].value).startswith(b"\x89PNG")
 
 
 def test_q_posterior_terms_both_decompositions_agree():
