@@ -22,6 +22,11 @@ _EXPORTS = {
     "profiles": ["PROFILES", "Budget", "Profile", "get_profile", "profile_name"],
     "training": ["History", "NonFiniteLossError", "batches", "evaluate", "fit"],
     "widgets": ["figure_widget"],
+    "vae_mnist": ["MnistAE", "MnistVAE", "VAEObjective", "bernoulli_ae_loss", "conv_decoder",
+                  "dense_decoder", "dynamic_binarize", "free_bits_kl", "kl_per_dim", "kl_warmup",
+                  "thesis_model", "vae_loss"],
+    "latent": ["Silhouette", "active_units", "encode_dataset", "iwae_log_likelihood", "knn_accuracy",
+               "silhouette", "tsne_2d"],
     "utils": ["NotebookSetup", "get_device", "seed_everything", "setup_notebook", "show_source"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -67,18 +67,37 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             toy=Budget(steps=60, batch_size=256, lr=1e-3),
             # MLP autoencoders on MNIST (chapters 1-2)
             mnist_ae=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=256),
+            # dense Bernoulli VAEs on binarised MNIST: beta sweep and collapse fixes (chapter 8)
+            mnist_beta=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=256),
+            # importance-weighted test NLL: steps = K samples per image (chapter 8)
+            mnist_iwae=Budget(steps=10, batch_size=50, test_size=50),
+            # thesis AE / VAE (dense) and conv VAE, per seed (chapter 9)
+            mnist_thesis=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=500),
+            mnist_thesis_conv=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=256, test_size=500),
+            # t-SNE: test_size = number of codes embedded (chapter 9)
+            tsne=Budget(test_size=300),
         ),
         "cpu": _profile(
             "cpu",
             "minutes per notebook on a 2-core laptop; results look right",
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
+            mnist_beta=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=10000, test_size=2000),
+            mnist_iwae=Budget(steps=500, batch_size=100, test_size=500),
+            mnist_thesis=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=10000, test_size=5000),
+            mnist_thesis_conv=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=5000, test_size=5000),
+            tsne=Budget(test_size=2000),
         ),
         "full": _profile(
             "full",
             "the source material's settings; meant for a GPU",
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=30, batch_size=128, lr=1e-3),
+            mnist_beta=Budget(epochs=100, batch_size=128, lr=1e-3),
+            mnist_iwae=Budget(steps=5000, batch_size=20),
+            mnist_thesis=Budget(epochs=30, batch_size=128, lr=1e-3),
+            mnist_thesis_conv=Budget(epochs=30, batch_size=128, lr=1e-3),
+            tsne=Budget(test_size=5000),
         ),
     }
 )
