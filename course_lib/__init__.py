@@ -26,7 +26,7 @@ _EXPORTS = {
                   "dense_decoder", "dynamic_binarize", "free_bits_kl", "kl_per_dim", "kl_warmup",
                   "thesis_model", "vae_loss"],
     "latent": ["Silhouette", "active_units", "encode_dataset", "iwae_log_likelihood", "knn_accuracy",
-               "silhouette", "tsne_2d"],
+               "rate_distortion_figure", "silhouette", "tsne_2d"],
     "utils": ["NotebookSetup", "get_device", "seed_everything", "setup_notebook", "show_source"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -7,7 +7,8 @@ the scikit-learn ones return plain floats and numpy arrays.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import math
+from typing import Mapping, NamedTuple
 
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ from torch import nn
 
 from .losses import bernoulli_log_likelihood, iwae_bound, log_normal_diag
 
-__all__ = ["encode_dataset", "active_units", "Silhouette", "silhouette", "knn_accuracy", "tsne_2d",
+__all__ = ["rate_distortion_figure", "encode_dataset", "active_units", "Silhouette", "silhouette", "knn_accuracy", "tsne_2d",
            "iwae_log_likelihood"]
 
 
@@ -163,3 +164,39 @@ def iwae_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: i
         model.train(was)
     return torch.cat(out)
 
+
+
+def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samples: int = 16):
+    """The beta picker's picture: prior samples of the model trained with ``beta``
+    (left) and its point on the rate/distortion curve of all models (right).
+
+    ``results[beta]`` holds ``"rate"`` (KL, nats), ``"distortion"`` (-log p(x|z),
+    nats) and ``"samples"`` (n, 1, 28, 28) in [0, 1]. Returns a Figure."""
+    import matplotlib.pyplot as plt
+
+    if beta not in results:
+        raise KeyError(f"no model for beta={beta}; trained betas: {sorted(results)}")
+    betas = sorted(results)
+    rate = np.array([results[b]["rate"] for b in betas])
+    dist = np.array([results[b]["distortion"] for b in betas])
+    imgs = _np(results[beta]["samples"])[:n_samples, 0]
+    side = int(math.ceil(math.sqrt(len(imgs))))
+    grid = np.ones((side * 29 - 1, side * 29 - 1))
+    for i, im in enumerate(imgs):
+        r, c = divmod(i, side)
+        grid[r * 29:r * 29 + 28, c * 29:c * 29 + 28] = im
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 4), gridspec_kw={"width_ratios": [1, 1.3]})
+    ax0.imshow(grid, cmap="gray", vmin=0, vmax=1)
+    ax0.set_axis_off()
+    ax0.set_title(f"samples, beta = {beta:g}")
+    ax1.plot(rate, dist, "o-", color="0.6", label="trained models")
+    for b, r, d in zip(betas, rate, dist):
+        ax1.annotate(f"{b:g}", (r, d), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    i = betas.index(beta)
+    ax1.plot(rate[i], dist[i], "o", color="C3", ms=11, label=f"beta = {beta:g}")
+    ax1.set_xlabel("rate R = KL(q(z|x) || p(z))  [nats]")
+    ax1.set_ylabel("distortion D = -E log p(x|z)  [nats]")
+    ax1.legend()
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -123,3 +123,15 @@ class TestIWAE:
         assert hi > lo
         with pytest.raises(ValueError, match="k must"):
             cl.iwae_log_likelihood(m, x, 0)
+
+
+def test_rate_distortion_figure():
+    results = {b: {"rate": 10 / b, "distortion": 80 + 5 * b, "samples": torch.rand(16, 1, 28, 28)}
+               for b in (0.5, 1.0, 4.0)}
+    fig = cl.rate_distortion_figure(results, 1.0)
+    ax = fig.axes[1]
+    assert ax.get_xlabel().startswith("rate") and len(ax.get_legend().get_texts()) == 2
+    x, y = ax.lines[1].get_data()
+    assert (float(x[0]), float(y[0])) == (10.0, 85.0)
+    with pytest.raises(KeyError, match="trained betas"):
+        cl.rate_distortion_figure(results, 2.0)
