@@ -82,7 +82,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             "minutes per notebook on a 2-core laptop; results look right",
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
-            mnist_beta=Budget(epochs=4, batch_size=128, lr=1e-3, train_size=8000, test_size=2000),
+            mnist_beta=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=12000, test_size=2000),
             mnist_iwae=Budget(steps=500, batch_size=50, test_size=300),
             mnist_thesis=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=10000, test_size=5000),
             mnist_thesis_conv=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=4000, test_size=5000),
