@@ -85,7 +85,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             mnist_beta=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=12000, test_size=2000),
             mnist_iwae=Budget(steps=500, batch_size=50, test_size=300),
             mnist_thesis=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=10000, test_size=5000),
-            mnist_thesis_conv=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=4000, test_size=5000),
+            mnist_thesis_conv=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=8000, test_size=5000),
             tsne=Budget(test_size=2000),
         ),
         "full": _profile(
