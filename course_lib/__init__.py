@@ -39,6 +39,11 @@ _EXPORTS = {
                      "train_attribute_regressor", "train_faces_vae"],
     "latent_arithmetic": ["attribute_vector", "class_means", "decode_images", "edit", "edit_many",
                           "encode_mean"],
+    "vae_mnist": ["MnistAE", "MnistVAE", "VAEObjective", "bernoulli_ae_loss", "conv_decoder",
+                  "dense_decoder", "dynamic_binarize", "free_bits_kl", "kl_per_dim", "kl_warmup",
+                  "thesis_model", "mnist_vae_loss"],
+    "latent": ["Silhouette", "active_units", "encode_dataset", "iwae_log_likelihood", "knn_accuracy",
+               "rate_distortion_figure", "silhouette", "tsne_2d"],
     "utils": ["NotebookSetup", "get_device", "seed_everything", "setup_notebook", "show_source"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

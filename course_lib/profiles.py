@@ -79,6 +79,15 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             mnist_gen=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=500),
             # conditional conv VAE on Fashion-MNIST 32x32 (chapter 6); cpu/full load checkpoints/
             cvae_fashion=Budget(epochs=1, batch_size=64, lr=1e-3, train_size=512, test_size=256),
+            # dense Bernoulli VAEs on binarised MNIST: beta sweep and collapse fixes (chapter 8)
+            mnist_beta=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=256),
+            # importance-weighted test NLL: steps = K samples per image (chapter 8)
+            mnist_iwae=Budget(steps=10, batch_size=50, test_size=50),
+            # thesis AE / VAE (dense) and conv VAE, per seed (chapter 9)
+            mnist_thesis=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=500),
+            mnist_thesis_conv=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=256, test_size=500),
+            # t-SNE: test_size = number of codes embedded (chapter 9)
+            tsne=Budget(test_size=300),
         ),
         "cpu": _profile(
             "cpu",
@@ -92,6 +101,11 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             faces_regressor=Budget(epochs=5, batch_size=64, lr=2e-3, train_size=8000, test_size=3000),
             mnist_gen=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
             cvae_fashion=Budget(epochs=10, batch_size=256, lr=1e-3),
+            mnist_beta=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=12000, test_size=2000),
+            mnist_iwae=Budget(steps=500, batch_size=50, test_size=300),
+            mnist_thesis=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=10000, test_size=5000),
+            mnist_thesis_conv=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=8000, test_size=5000),
+            tsne=Budget(test_size=2000),
         ),
         "full": _profile(
             "full",
@@ -105,6 +119,11 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             faces_regressor=Budget(epochs=20, batch_size=128, lr=1e-3, train_size=50000, test_size=10000),
             mnist_gen=Budget(epochs=30, batch_size=128, lr=1e-3, test_size=10000),
             cvae_fashion=Budget(epochs=50, batch_size=256, lr=1e-3),
+            mnist_beta=Budget(epochs=100, batch_size=128, lr=1e-3),
+            mnist_iwae=Budget(steps=5000, batch_size=20),
+            mnist_thesis=Budget(epochs=30, batch_size=128, lr=1e-3),
+            mnist_thesis_conv=Budget(epochs=30, batch_size=128, lr=1e-3),
+            tsne=Budget(test_size=5000),
         ),
     }
 )

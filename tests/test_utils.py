@@ -65,3 +65,15 @@ def test_setup_notebook_prints_one_banner_line(capsys):
     assert len(out) == 1
     assert "profile: smoke" in out[0] and "device: cpu" in out[0] and "seed: 7" in out[0]
     assert setup.profile.name == "smoke" and setup.seed == 7
+
+
+def test_every_public_name_is_exported_once_and_importable():
+    """Two modules exporting the same name would silently shadow each other."""
+    from collections import Counter
+
+    names = [n for ns in cl._EXPORTS.values() for n in ns]
+    assert [n for n, c in Counter(names).items() if c > 1] == []
+    for name in cl.__all__:
+        assert getattr(cl, name) is not None
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        cl.nope

@@ -1,0 +1,202 @@
+"""Measuring a latent space (chapters 8 and 9): codes of a data set, active units,
+silhouettes, k-NN accuracy, t-SNE, and an importance-weighted likelihood.
+
+All functions take tensors or arrays of codes ``(N, L)`` and class labels ``(N,)``;
+the scikit-learn ones return plain floats and numpy arrays.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, NamedTuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from .losses import bernoulli_log_likelihood, iwae_bound, log_normal_diag
+
+__all__ = ["rate_distortion_figure", "encode_dataset", "active_units", "Silhouette", "silhouette", "knn_accuracy", "tsne_2d",
+           "iwae_log_likelihood"]
+
+
+def _np(a) -> np.ndarray:
+    return a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else np.asarray(a)
+
+
+def _check_codes_labels(codes: np.ndarray, labels: np.ndarray) -> None:
+    if codes.ndim != 2:
+        raise ValueError(f"codes must have shape (N, L), got {codes.shape}")
+    if labels.shape != (len(codes),):
+        raise ValueError(f"labels must have shape ({len(codes)},), got {labels.shape}")
+
+
+@torch.no_grad()
+def encode_dataset(model: nn.Module, x: torch.Tensor, batch_size: int = 1000,
+                   with_logvar: bool = False):
+    """Codes of a whole data set ``x`` (N, ...) in eval mode: the AE's ``z`` or the
+    VAE's posterior mean ``mu`` (N, L); with ``with_logvar`` a VAE also returns
+    ``logvar`` (N, L)."""
+    was = model.training
+    model.eval()
+    try:
+        outs = [model.encode(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+    finally:
+        model.train(was)
+    if isinstance(outs[0], tuple):
+        mu, logvar = (torch.cat(t) for t in zip(*outs))
+        return (mu, logvar) if with_logvar else mu
+    if with_logvar:
+        raise ValueError("this model's encoder returns a single code: it has no logvar")
+    return torch.cat(outs)
+
+
+def active_units(mu: torch.Tensor, threshold: float = 0.01) -> tuple[int, torch.Tensor]:
+    r"""Active units of Burda et al. (2015): dimension ``d`` is active when
+    :math:`A_d = \mathrm{Cov}_x\big(\mathbb{E}_{q(z\mid x)}[z_d]\big) > 0.01`, i.e. when the
+    posterior mean moves with the input. ``mu`` (N, L) are the posterior means of a
+    data set; returns the count and ``A`` (L,)."""
+    if mu.dim() != 2 or len(mu) < 2:
+        raise ValueError(f"mu must have shape (N, L) with N >= 2, got {tuple(mu.shape)}")
+    a = mu.double().var(dim=0, unbiased=False).to(mu.dtype)
+    return int((a > threshold).sum()), a
+
+
+class Silhouette(NamedTuple):
+    """Mean silhouette, per-class means (C,), per-sample values (n,) and their labels (n,)."""
+
+    mean: float
+    per_class: np.ndarray
+    samples: np.ndarray
+    labels: np.ndarray
+
+
+def silhouette(codes, labels, sample_size: int | None = None, seed: int = 0) -> Silhouette:
+    r"""Silhouette of the classes in code space (Rousseeuw 1987), Euclidean distance:
+    :math:`s(i) = (b(i) - a(i)) / \max\{a(i), b(i)\}` with ``a`` the mean distance to the
+    own class and ``b`` the smallest mean distance to another class. ``sample_size``
+    evaluates a random subset (fixed by ``seed``) to bound the O(N^2) cost."""
+    from sklearn.metrics import silhouette_samples
+
+    codes, labels = _np(codes).astype(np.float64), _np(labels)
+    _check_codes_labels(codes, labels)
+    if sample_size is not None and sample_size < len(codes):
+        keep = np.random.default_rng(seed).choice(len(codes), sample_size, replace=False)
+        codes, labels = codes[keep], labels[keep]
+    classes = np.unique(labels)
+    if len(classes) < 2:
+        raise ValueError("the silhouette needs at least two classes")
+    s = silhouette_samples(codes, labels)
+    per_class = np.array([s[labels == c].mean() for c in classes])
+    return Silhouette(float(s.mean()), per_class, s, labels)
+
+
+def knn_accuracy(train_codes, train_labels, test_codes, test_labels, k: int = 5) -> float:
+    """Accuracy of a k-nearest-neighbour classifier (Euclidean) fitted on the
+    training codes and scored on the test codes: how well the labels can be read
+    off the neighbourhoods of the latent space."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    xtr, ytr, xte, yte = (_np(a) for a in (train_codes, train_labels, test_codes, test_labels))
+    _check_codes_labels(xtr, ytr)
+    _check_codes_labels(xte, yte)
+    if xtr.shape[1] != xte.shape[1]:
+        raise ValueError(f"train codes have {xtr.shape[1]} dimensions, test codes {xte.shape[1]}")
+    if not 1 <= k <= len(xtr):
+        raise ValueError(f"k must be in 1..{len(xtr)}, got {k}")
+    clf = KNeighborsClassifier(n_neighbors=k).fit(xtr, ytr)
+    return float(clf.score(xte, yte))
+
+
+def tsne_2d(codes, n: int | None = None, seed: int = 0, perplexity: float = 30.0):
+    """t-SNE embedding (van der Maaten & Hinton 2008) of ``n`` codes chosen at random
+    (fixed ``seed``; all when ``None``). Returns the (n, 2) embedding and the chosen indices."""
+    from sklearn.manifold import TSNE
+
+    codes = _np(codes).astype(np.float32)
+    if codes.ndim != 2:
+        raise ValueError(f"codes must have shape (N, L), got {codes.shape}")
+    idx = np.arange(len(codes))
+    if n is not None and n < len(codes):
+        idx = np.sort(np.random.default_rng(seed).choice(len(codes), n, replace=False))
+    perplexity = min(perplexity, (len(idx) - 1) / 3)
+    emb = TSNE(2, perplexity=perplexity, init="pca", random_state=seed).fit_transform(codes[idx])
+    return emb, idx
+
+
+@torch.no_grad()
+def iwae_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: int = 100,
+                        max_rows: int = 20000, generator: torch.Generator | None = None) -> torch.Tensor:
+    r"""Importance-weighted estimate of :math:`\log p(x)` for a Bernoulli VAE, per image:
+
+    .. math:: \mathcal{L}_K(x) = \log\frac1K\sum_{k=1}^K \frac{p(x\mid z_k)\,p(z_k)}{q(z_k\mid x)},
+              \quad z_k \sim q(z\mid x)
+
+    a lower bound that tends to :math:`\log p(x)` as K grows (Burda et al. 2015).
+    The K samples are decoded in chunks of at most ``max_rows`` images. ``x``
+    (N, 1, 28, 28) must be binary for the result to be a log-probability.
+    Returns (N,) in nats; the test NLL is ``-result.mean()``."""
+    if k < 1:
+        raise ValueError(f"k must be at least 1, got {k}")
+    was = model.training
+    model.eval()
+    out = []
+    try:
+        for i in range(0, len(x), batch_size):
+            xb = x[i:i + batch_size]
+            b = len(xb)
+            mu, logvar = model.encode(xb)
+            chunk = max(1, max_rows // b)
+            lw = []
+            for start in range(0, k, chunk):
+                kk = min(chunk, k - start)
+                eps = torch.randn((kk, *mu.shape), generator=generator,
+                                  device=generator.device if generator is not None else mu.device)
+                z = mu + (0.5 * logvar).exp() * eps.to(mu.device)                  # (kk, b, L)
+                logits = model.decode(z.flatten(0, 1))                             # (kk*b, 1, 28, 28)
+                log_px_z = bernoulli_log_likelihood(logits, xb.repeat(kk, 1, 1, 1)).view(kk, b)
+                log_pz = log_normal_diag(z, torch.zeros_like(z), torch.zeros_like(z))
+                log_qz = log_normal_diag(z, mu, logvar)
+                lw.append(log_px_z + log_pz - log_qz)
+            log_w = torch.cat(lw)                                                  # (K, b)
+            out.append(iwae_bound(log_w, torch.zeros_like(log_w), torch.zeros_like(log_w)))
+    finally:
+        model.train(was)
+    return torch.cat(out)
+
+
+
+def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samples: int = 16):
+    """The beta picker's picture: prior samples of the model trained with ``beta``
+    (left) and its point on the rate/distortion curve of all models (right).
+
+    ``results[beta]`` holds ``"rate"`` (KL, nats), ``"distortion"`` (-log p(x|z),
+    nats) and ``"samples"`` (n, 1, 28, 28) in [0, 1]. Returns a Figure."""
+    import matplotlib.pyplot as plt
+
+    if beta not in results:
+        raise KeyError(f"no model for beta={beta}; trained betas: {sorted(results)}")
+    betas = sorted(results)
+    rate = np.array([results[b]["rate"] for b in betas])
+    dist = np.array([results[b]["distortion"] for b in betas])
+    imgs = _np(results[beta]["samples"])[:n_samples, 0]
+    side = int(math.ceil(math.sqrt(len(imgs))))
+    grid = np.ones((side * 29 - 1, side * 29 - 1))
+    for i, im in enumerate(imgs):
+        r, c = divmod(i, side)
+        grid[r * 29:r * 29 + 28, c * 29:c * 29 + 28] = im
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 4), gridspec_kw={"width_ratios": [1, 1.3]})
+    ax0.imshow(grid, cmap="gray", vmin=0, vmax=1)
+    ax0.set_axis_off()
+    ax0.set_title(f"samples, beta = {beta:g}")
+    ax1.plot(rate, dist, "o-", color="0.6", label="trained models")
+    for b, r, d in zip(betas, rate, dist):
+        ax1.annotate(f"{b:g}", (r, d), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    i = betas.index(beta)
+    ax1.plot(rate[i], dist[i], "o", color="C3", ms=11, label=f"beta = {beta:g}")
+    ax1.set_xlabel("rate R = KL(q(z|x) || p(z))  [nats]")
+    ax1.set_ylabel("distortion D = -E log p(x|z)  [nats]")
+    ax1.legend()
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
