@@ -69,6 +69,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             mnist_ae=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=256),
             # chapter 2: MNIST autoencoders (2-D map, anomaly detection, JL comparison, generation)
             ch2_mnist=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=512),
+            # chapter 2: the swiss-roll autoencoder (L = 16) used for generation and interpolation
+            ch2_toy=Budget(steps=60, batch_size=256, lr=1e-3),
             # chapter 3: overcomplete sparse AEs (one per alpha), AE vs contractive AE on MNIST
             ch3_sparse=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=256),
             ch3_contractive=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=256, test_size=256),
@@ -81,11 +83,12 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             "minutes per notebook on a 2-core laptop; results look right",
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
-            ch2_mnist=Budget(epochs=6, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
-            ch3_sparse=Budget(epochs=4, batch_size=128, lr=1e-3, train_size=10000, test_size=5000),
+            ch2_mnist=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=12000, test_size=10000),
+            ch2_toy=Budget(steps=3000, batch_size=1000, lr=1e-3),
+            ch3_sparse=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=8000, test_size=5000),
             ch3_contractive=Budget(epochs=4, batch_size=128, lr=1e-3, train_size=5000, test_size=2000),
             ch3_dae_toy=Budget(steps=2000, batch_size=1000, lr=1e-3),
-            ch3_dae=Budget(epochs=4, batch_size=128, lr=1e-3, train_size=30000, test_size=10000),
+            ch3_dae=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
         ),
         "full": _profile(
             "full",
@@ -93,6 +96,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             mnist_ae=Budget(epochs=30, batch_size=128, lr=1e-3),
             ch2_mnist=Budget(epochs=30, batch_size=128, lr=1e-3),
+            ch2_toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             ch3_sparse=Budget(epochs=20, batch_size=128, lr=1e-3),
             ch3_contractive=Budget(epochs=20, batch_size=128, lr=1e-3),
             ch3_dae_toy=Budget(steps=5000, batch_size=1000, lr=1e-3),

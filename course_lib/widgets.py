@@ -152,8 +152,8 @@ def draw_denoising(models: dict, x, kind: str, strength: float, seed: int = 0):
     for name, model in models.items():
         x_tilde, x_hat = denoise(model, xc, kind, strength, seed)
         if len(rows) == 1:
-            rows.append((x_tilde, f"corrupted\nMSE {(x_tilde - xc).pow(2).flatten(1).sum(1).mean():.1f}"))
-        rows.append((x_hat, f"{name}\nMSE {(x_hat - xc).pow(2).flatten(1).sum(1).mean():.1f}"))
+            rows.append((x_tilde, f"corrupted\nerror {(x_tilde - xc).pow(2).flatten(1).sum(1).mean():.1f}"))
+        rows.append((x_hat, f"{name}\nerror {(x_hat - xc).pow(2).flatten(1).sum(1).mean():.1f}"))
     n = len(xc)
     fig, axes = plt.subplots(len(rows), n, figsize=(0.8 * n + 1.6, 0.85 * len(rows) + 0.4), squeeze=False)
     for r, (imgs, label) in enumerate(rows):
