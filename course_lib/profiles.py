@@ -88,7 +88,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             ch3_sparse=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=8000, test_size=5000),
             ch3_contractive=Budget(epochs=4, batch_size=128, lr=1e-3, train_size=5000, test_size=2000),
             ch3_dae_toy=Budget(steps=1500, batch_size=500, lr=1e-3),
-            ch3_dae=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
+            ch3_dae=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=12000, test_size=10000),
         ),
         "full": _profile(
             "full",
