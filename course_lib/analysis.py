@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["principal_angles", "pca_fit", "pca_reconstruct"]
+__all__ = ["principal_angles", "pca_fit", "pca_reconstruct", "pairwise_sq_distances",
+           "distance_distortion", "fraction_within", "code_sparsity", "jacobian_norms",
+           "code_sensitivity"]
 
 
 def _as_numpy(a) -> np.ndarray:
@@ -47,3 +49,96 @@ def pca_reconstruct(x, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
     ``mean + (x - mean) U U^T``."""
     x = _as_numpy(x).reshape(len(x), -1)
     return mean + (x - mean) @ components @ components.T
+
+
+# ---------------------------------------------------------------------------
+# Measurements of chapters 2 and 3: distance distortion (Johnson-Lindenstrauss),
+# sparsity of codes, sensitivity of an encoder to its input.
+
+def pairwise_sq_distances(x) -> np.ndarray:
+    """Squared Euclidean distances ``||x_i - x_j||^2`` of all pairs ``i < j`` of
+    the rows of ``x`` (N, ...), in the order of ``scipy.spatial.distance.pdist``.
+    Shape: (N, ...) -> (N (N - 1) / 2,)."""
+    x = _as_numpy(x).reshape(len(x), -1)
+    if len(x) < 2:
+        raise ValueError(f"need at least two points, got {len(x)}")
+    sq = (x * x).sum(axis=1)
+    gram = sq[:, None] + sq[None, :] - 2.0 * x @ x.T
+    i, j = np.triu_indices(len(x), k=1)
+    return np.maximum(gram[i, j], 0.0)
+
+
+def distance_distortion(x, y, scale: float | str = 1.0) -> np.ndarray:
+    r"""Ratios :math:`\lVert y_i - y_j\rVert^2 / \lVert x_i - x_j\rVert^2` over all
+    pairs ``i < j`` (pairs of identical points are skipped): the distortion of
+    squared distances by a map ``x_n -> y_n``. A Johnson-Lindenstrauss map keeps
+    every ratio inside [1 - eps, 1 + eps]. ``scale="median"`` divides by the median
+    ratio, for maps whose overall scale is arbitrary (a learned code).
+    Shapes: x (N, D), y (N, L) -> (M,)."""
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same number of points, got {len(x)} and {len(y)}")
+    dx, dy = pairwise_sq_distances(x), pairwise_sq_distances(y)
+    keep = dx > 1e-12
+    ratio = dy[keep] / dx[keep]
+    if scale == "median":
+        return ratio / np.median(ratio)
+    if isinstance(scale, str):
+        raise ValueError(f"scale must be a number or 'median', got {scale!r}")
+    return ratio / float(scale)
+
+
+def fraction_within(ratios, eps: float) -> float:
+    """Fraction of distortion ratios inside [1 - eps, 1 + eps]."""
+    if not eps > 0:
+        raise ValueError(f"eps must be positive, got {eps}")
+    r = _as_numpy(ratios)
+    return float(np.mean(np.abs(r - 1.0) <= eps))
+
+
+def code_sparsity(z, tol: float = 1e-3) -> dict:
+    """How sparse codes ``z`` (N, L) are: ``zero_fraction`` (entries with
+    ``|z| <= tol``), ``active_per_example`` (mean number of entries above ``tol``),
+    ``unit_activity`` (L,) (fraction of examples in which each unit is active)
+    and ``dead_units`` (units never active)."""
+    z = _as_numpy(z)
+    if z.ndim != 2:
+        raise ValueError(f"codes must have shape (N, L), got {z.shape}")
+    if not tol >= 0:
+        raise ValueError(f"tol must be non-negative, got {tol}")
+    active = np.abs(z) > tol
+    unit = active.mean(axis=0)
+    return {"zero_fraction": float(1.0 - active.mean()),
+            "active_per_example": float(active.sum(axis=1).mean()),
+            "unit_activity": unit, "dead_units": int((unit == 0).sum())}
+
+
+def jacobian_norms(encode, x, batch_size: int = 256) -> np.ndarray:
+    r"""Frobenius norm :math:`\lVert J_E(x_n)\rVert_F` of the encoder Jacobian at
+    each example of ``x`` (N, ...), in batches, without building a graph.
+    Shape: (N,)."""
+    from .losses import contractive_penalty
+
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            out.append(contractive_penalty(encode, x[start:start + batch_size]).sqrt().cpu())
+    return torch.cat(out).numpy().astype(np.float64)
+
+
+def code_sensitivity(encode, x, sigma: float, generator: torch.Generator | int | None = 0) -> dict:
+    r"""How much codes move under a small input perturbation
+    :math:`\delta \sim \mathcal{N}(0, \sigma^2 I)`: ``change`` (N,) is
+    :math:`\lVert E(x + \delta) - E(x)\rVert`, ``spread`` the mean distance between
+    the codes of two different examples (random pairing), and ``relative`` the
+    ratio of their means, which does not depend on the scale of the code."""
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    g = torch.Generator().manual_seed(generator) if isinstance(generator, int) else generator
+    delta = torch.randn(x.shape, generator=g).to(device=x.device, dtype=x.dtype) * sigma
+    perm = torch.randperm(len(x), generator=g).to(x.device)
+    with torch.no_grad():
+        z, z_pert = encode(x), encode(x + delta)
+    change = (z_pert - z).norm(dim=1)
+    spread = (z - z[perm]).norm(dim=1)
+    return {"change": change.cpu().numpy().astype(np.float64),
+            "spread": float(spread.mean()), "relative": float(change.mean() / spread.mean())}

@@ -14,7 +14,9 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ["squared_error", "ae_loss", "gaussian_kl", "gaussian_kl_diag", "log_normal_diag",
-           "bernoulli_log_likelihood", "gaussian_log_likelihood", "elbo", "iwae_bound", "vae_loss"]
+           "bernoulli_log_likelihood", "gaussian_log_likelihood", "elbo", "iwae_bound",
+           "sparsity_penalty", "top_k_codes", "encoder_jacobian", "contractive_penalty",
+           "sparse_ae_loss", "contractive_ae_loss", "denoising_ae_loss", "vae_loss"]
 
 
 def _same_shape(x_hat: torch.Tensor, x: torch.Tensor) -> None:
@@ -191,3 +193,113 @@ def vae_loss(model: torch.nn.Module, x: torch.Tensor, *, sigma: float | None = N
     else:
         raise ValueError(f"likelihood must be 'gaussian' or 'bernoulli', got {likelihood!r}")
     return elbo(log_px_z, gaussian_kl(out.mu, out.logvar), beta=beta)
+
+
+# ---------------------------------------------------------------------------
+# Regularisers (chapter 3): sparse, k-sparse, contractive and denoising
+# autoencoders. Per-example penalties return shape (B,).
+
+def sparsity_penalty(z: torch.Tensor, p: float = 1.0) -> torch.Tensor:
+    r"""Per-example :math:`\lVert z \rVert_p^p = \sum_{l=1}^{L} |z_l|^p`, the
+    penalty of a sparse autoencoder (``p = 1`` is the L1 norm).
+    Shapes: (B, L) -> (B,)."""
+    if z.dim() != 2:
+        raise ValueError(f"codes must have shape (B, L), got {tuple(z.shape)}")
+    if not p > 0:
+        raise ValueError(f"p must be positive, got {p}")
+    return z.abs().pow(p).sum(dim=1)
+
+
+def top_k_codes(z: torch.Tensor, k: int) -> torch.Tensor:
+    r"""Keep the ``k`` entries of each code with the largest absolute value
+    and set the other :math:`L - k` to zero (a K-sparse code, Makhzani & Frey,
+    2013). Ties are broken by position. Shapes: (B, L) -> (B, L)."""
+    if z.dim() != 2:
+        raise ValueError(f"codes must have shape (B, L), got {tuple(z.shape)}")
+    L = z.shape[1]
+    if not (isinstance(k, int) and 0 <= k <= L):
+        raise ValueError(f"k must be an integer between 0 and L = {L}, got {k}")
+    if k == L:
+        return z.clone()
+    keep = torch.zeros_like(z, dtype=torch.bool)
+    keep.scatter_(1, z.abs().topk(k, dim=1).indices, True)
+    return torch.where(keep, z, torch.zeros_like(z))
+
+
+def encoder_jacobian(encode, x: torch.Tensor) -> torch.Tensor:
+    r"""The Jacobian :math:`J(x) = \partial E(x) / \partial x` of an encoder at
+    each example, by reverse-mode autodiff vectorised over the batch
+    (``torch.func.vmap(torch.func.jacrev(...))``). ``encode`` maps a batch
+    (B, ...) to codes (B, L), e.g. ``model.encode``. The result is
+    differentiable with respect to the encoder's parameters, so it can be used
+    in a loss. Shapes: (B, ...) -> (B, L, D) with D the number of input entries."""
+    from torch.func import jacrev, vmap
+
+    def one(xi: torch.Tensor) -> torch.Tensor:
+        return encode(xi.unsqueeze(0)).squeeze(0)
+
+    J = vmap(jacrev(one))(x)  # (B, L, *input_shape)
+    return J.reshape(x.shape[0], J.shape[1], -1)
+
+
+def contractive_penalty(encode, x: torch.Tensor) -> torch.Tensor:
+    r"""Per-example squared Frobenius norm of the encoder Jacobian,
+    :math:`\lVert J_E(x) \rVert_F^2 = \sum_{l,d} (\partial E_l / \partial x_d)^2`,
+    the penalty of a contractive autoencoder (Rifai et al., 2011).
+    Shapes: (B, ...) -> (B,)."""
+    return encoder_jacobian(encode, x).pow(2).sum(dim=(1, 2))
+
+
+def _images(batch):
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def sparse_ae_loss(alpha: float, p: float = 1.0):
+    r"""Loss ``loss_fn(model, batch)`` of a sparse autoencoder,
+    :math:`\frac{1}{B}\sum_b \lVert x_b - \hat{x}_b\rVert^2 + \alpha \lVert z_b \rVert_p^p`.
+    Returns the parts ``loss``, ``recon`` and ``penalty`` (batch means)."""
+    if alpha < 0:
+        raise ValueError(f"alpha must be non-negative, got {alpha}")
+
+    def loss_fn(model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
+        x = _images(batch)
+        x_hat, z = model(x)
+        recon = squared_error(x_hat, x).mean()
+        penalty = sparsity_penalty(z, p).mean()
+        return {"loss": recon + alpha * penalty, "recon": recon, "penalty": penalty}
+
+    return loss_fn
+
+
+def contractive_ae_loss(alpha: float):
+    r"""Loss ``loss_fn(model, batch)`` of a contractive autoencoder,
+    :math:`\frac{1}{B}\sum_b \lVert x_b - \hat{x}_b\rVert^2 + \alpha \lVert J_E(x_b) \rVert_F^2`.
+    Returns the parts ``loss``, ``recon`` and ``penalty`` (batch means)."""
+    if alpha < 0:
+        raise ValueError(f"alpha must be non-negative, got {alpha}")
+
+    def loss_fn(model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
+        x = _images(batch)
+        x_hat, _ = model(x)
+        recon = squared_error(x_hat, x).mean()
+        penalty = contractive_penalty(model.encode, x).mean()
+        return {"loss": recon + alpha * penalty, "recon": recon, "penalty": penalty}
+
+    return loss_fn
+
+
+def denoising_ae_loss(corruption):
+    r"""Loss ``loss_fn(model, batch)`` of a denoising autoencoder,
+    :math:`\frac{1}{B}\sum_b \lVert x_b - D(E(T(x_b)))\rVert^2`, where
+    ``corruption`` is :math:`T`, a function (B, ...) -> (B, ...) drawing fresh
+    noise at each call. The target is the *clean* batch."""
+
+    def loss_fn(model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
+        x = _images(batch)
+        x_tilde = corruption(x)
+        if x_tilde.shape != x.shape:
+            raise ValueError(f"the corruption changed the shape {tuple(x.shape)} -> {tuple(x_tilde.shape)}")
+        x_hat, _ = model(x_tilde)
+        return {"loss": squared_error(x_hat, x).mean()}
+
+    return loss_fn

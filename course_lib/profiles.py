@@ -88,6 +88,16 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             mnist_thesis_conv=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=256, test_size=500),
             # t-SNE: test_size = number of codes embedded (chapter 9)
             tsne=Budget(test_size=300),
+            # chapter 2: MNIST autoencoders (2-D map, anomaly detection, JL comparison, generation)
+            ch2_mnist=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=512),
+            # chapter 2: the swiss-roll autoencoder (L = 16) used for generation and interpolation
+            ch2_toy=Budget(steps=60, batch_size=256, lr=1e-3),
+            # chapter 3: overcomplete sparse AEs (one per alpha), AE vs contractive AE on MNIST
+            ch3_sparse=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=256),
+            ch3_contractive=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=256, test_size=256),
+            # chapter 3: denoising AEs, 2-D swiss roll (steps) and Fashion-MNIST (epochs)
+            ch3_dae_toy=Budget(steps=60, batch_size=256, lr=1e-3),
+            ch3_dae=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=256),
         ),
         "cpu": _profile(
             "cpu",
@@ -106,6 +116,12 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             mnist_thesis=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=10000, test_size=5000),
             mnist_thesis_conv=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=8000, test_size=5000),
             tsne=Budget(test_size=2000),
+            ch2_mnist=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=12000, test_size=10000),
+            ch2_toy=Budget(steps=3000, batch_size=1000, lr=1e-3),
+            ch3_sparse=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=8000, test_size=5000),
+            ch3_contractive=Budget(epochs=4, batch_size=128, lr=1e-3, train_size=5000, test_size=2000),
+            ch3_dae_toy=Budget(steps=1500, batch_size=500, lr=1e-3),
+            ch3_dae=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=12000, test_size=10000),
         ),
         "full": _profile(
             "full",
@@ -124,6 +140,13 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             mnist_thesis=Budget(epochs=30, batch_size=128, lr=1e-3),
             mnist_thesis_conv=Budget(epochs=30, batch_size=128, lr=1e-3),
             tsne=Budget(test_size=5000),
+            ch2_mnist=Budget(epochs=30, batch_size=128, lr=1e-3),
+            ch2_toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
+            ch3_sparse=Budget(epochs=20, batch_size=128, lr=1e-3),
+            ch3_contractive=Budget(epochs=20, batch_size=128, lr=1e-3),
+            ch3_dae_toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
+            # the source notes' setting: 5 epochs of batches of 128 over all 60,000 images
+            ch3_dae=Budget(epochs=5, batch_size=128, lr=1e-3),
         ),
     }
 )

@@ -192,3 +192,102 @@ class TestVaeLoss:
         ae = cl.mlp_autoencoder(2, 2)
         with pytest.raises(Exception):
             cl.vae_loss(ae, torch.zeros(2, 2))
+
+
+
+# --- regularisers (chapter 3) --------------------------------------------------
+
+
+class TestRegularisers:
+    def test_sparsity_penalty_by_hand(self):
+        z = torch.tensor([[1.0, -2.0, 0.0], [0.5, 0.5, -0.5]])
+        torch.testing.assert_close(cl.sparsity_penalty(z, p=1), torch.tensor([3.0, 1.5]))
+        torch.testing.assert_close(cl.sparsity_penalty(z, p=2), torch.tensor([5.0, 0.75]))
+        with pytest.raises(ValueError, match="p must be positive"):
+            cl.sparsity_penalty(z, p=0)
+        with pytest.raises(ValueError, match=r"\(B, L\)"):
+            cl.sparsity_penalty(torch.zeros(3))
+
+    def test_top_k_codes_by_hand(self):
+        z = torch.tensor([[0.1, -3.0, 2.0, 0.5], [4.0, 0.0, -1.0, 1.5]])
+        expected = torch.tensor([[0.0, -3.0, 2.0, 0.0], [4.0, 0.0, 0.0, 1.5]])
+        torch.testing.assert_close(cl.top_k_codes(z, 2), expected)
+        torch.testing.assert_close(cl.top_k_codes(z, 4), z)
+        assert torch.equal(cl.top_k_codes(z, 0), torch.zeros_like(z))
+        assert bool(((cl.top_k_codes(torch.randn(50, 20), 5) != 0).sum(1) == 5).all())
+        for k in (-1, 5, 1.5):
+            with pytest.raises(ValueError, match="k must be"):
+                cl.top_k_codes(z, k)
+
+    def test_jacobian_of_a_linear_encoder_is_its_weight(self):
+        torch.manual_seed(0)
+        lin = torch.nn.Linear(5, 3)
+        x = torch.randn(4, 5)
+        J = cl.encoder_jacobian(lin, x)
+        assert J.shape == (4, 3, 5)
+        torch.testing.assert_close(J, lin.weight.detach().expand(4, 3, 5))
+        torch.testing.assert_close(cl.contractive_penalty(lin, x),
+                                   lin.weight.detach().pow(2).sum().expand(4))
+
+    def test_contractive_penalty_by_hand_for_tanh(self):
+        # E(x) = tanh(W x): J = diag(1 - tanh^2(W x)) W, so ||J||_F^2 = sum_l (1 - h_l^2)^2 ||W_l||^2
+        W = torch.tensor([[1.0, -2.0], [0.5, 0.0], [3.0, 1.0]])
+        x = torch.tensor([[0.2, -0.1], [1.0, 0.3]])
+        h = torch.tanh(x @ W.T)
+        expected = ((1 - h ** 2) ** 2 * W.pow(2).sum(1)).sum(1)
+        torch.testing.assert_close(cl.contractive_penalty(lambda v: torch.tanh(v @ W.T), x), expected)
+
+    def test_jacobian_against_finite_differences_on_an_autoencoder(self):
+        torch.manual_seed(1)
+        model = cl.mlp_autoencoder((1, 4, 4), 3, hidden=(8,)).double()
+        model.encoder[1] = torch.nn.Tanh()  # smooth, so central differences are exact to O(h^2)
+        x = torch.rand(2, 1, 4, 4, dtype=torch.float64)
+        J = cl.encoder_jacobian(model.encode, x)
+        assert J.shape == (2, 3, 16)
+        h = 1e-6
+        fd = torch.zeros_like(J)
+        with torch.no_grad():
+            for d in range(16):
+                e = torch.zeros(16, dtype=torch.float64)
+                e[d] = h
+                e = e.view(1, 1, 4, 4)
+                fd[:, :, d] = (model.encode(x + e) - model.encode(x - e)) / (2 * h)
+        torch.testing.assert_close(J, fd, rtol=1e-6, atol=1e-8)
+        torch.testing.assert_close(cl.contractive_penalty(model.encode, x), fd.pow(2).sum((1, 2)))
+
+    def test_contractive_loss_trains_the_encoder(self):
+        torch.manual_seed(2)
+        model = cl.mlp_autoencoder(6, 2, hidden=(8,))
+        x = torch.randn(10, 6)
+        parts = cl.contractive_ae_loss(alpha=0.5)(model, (x, torch.zeros(10)))
+        torch.testing.assert_close(parts["recon"], cl.squared_error(model(x).x_hat, x).mean())
+        torch.testing.assert_close(parts["penalty"], cl.contractive_penalty(model.encode, x).mean())
+        torch.testing.assert_close(parts["loss"], parts["recon"] + 0.5 * parts["penalty"])
+        # the penalty alone has a gradient on the encoder's first layer
+        model.zero_grad()
+        parts["penalty"].backward()
+        g = model.encoder[0].weight.grad
+        assert g is not None and float(g.abs().sum()) > 0
+        assert all(p.grad is None or float(p.grad.abs().sum()) == 0 for p in model.decoder.parameters())
+
+    def test_sparse_loss_parts(self):
+        torch.manual_seed(3)
+        model = cl.mlp_autoencoder(6, 12, hidden=(8,))
+        x = torch.randn(10, 6)
+        parts = cl.sparse_ae_loss(alpha=0.1, p=1)(model, x)
+        z = model(x).z
+        torch.testing.assert_close(parts["penalty"], z.abs().sum(1).mean())
+        torch.testing.assert_close(parts["loss"], parts["recon"] + 0.1 * parts["penalty"])
+        with pytest.raises(ValueError, match="alpha"):
+            cl.sparse_ae_loss(-1.0)
+        with pytest.raises(ValueError, match="alpha"):
+            cl.contractive_ae_loss(-1.0)
+
+    def test_denoising_loss_compares_with_the_clean_input(self):
+        model = cl.mlp_autoencoder(4, 2, hidden=(8,))
+        x = torch.rand(5, 4)
+        parts = cl.denoising_ae_loss(lambda v: torch.zeros_like(v))(model, x)
+        expected = cl.squared_error(model(torch.zeros_like(x)).x_hat, x).mean()
+        torch.testing.assert_close(parts["loss"], expected)
+        with pytest.raises(ValueError, match="shape"):
+            cl.denoising_ae_loss(lambda v: v[:, :2])(model, x)
