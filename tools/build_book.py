@@ -101,6 +101,9 @@ def main(argv=None) -> int:
     if html.exists():
         shutil.rmtree(html)
     shutil.copytree(stage / "_build" / "html", html)
+    # Files that must sit beside the chapter pages (the widget manager's icon fonts,
+    # see tools/vendor.py); Sphinx's html_extra_path does not copy into chapters/.
+    shutil.copytree(ROOT / "_build" / "vendor_root" / "chapters", html / "chapters", dirs_exist_ok=True)
     print(f"\nbook built in {seconds:.0f} s (profile {profile}): {html / 'index.html'}")
     print(f"serve it with:  python -m http.server -d {os.path.relpath(html, Path.cwd())}")
     return 0

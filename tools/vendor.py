@@ -64,6 +64,17 @@ def vendor() -> Path:
             for pattern in patterns:
                 for f in source.glob(pattern):
                     shutil.copy2(f, target / f.name)
+    # The widget manager's bundle asks for its icon fonts relative to the page
+    # (<page dir>/@jupyter-widgets/html-manager/dist/...); widget pages live in
+    # chapters/, so the fonts are served there as well.
+    # (seen requested both under @jupyter-widgets/ and @jupyter-widgets/html-manager/dist/).
+    for fonts in (DEST.parent / "chapters" / "@jupyter-widgets" / "html-manager" / "dist",
+                  DEST.parent / "chapters" / "@jupyter-widgets"):
+        fonts.mkdir(parents=True, exist_ok=True)
+        for pattern in ("*.woff", "*.woff2", "*.ttf", "*.eot", "*.svg"):
+            for f in (NODE / "@jupyter-widgets/html-manager/dist").glob(pattern):
+                if not (fonts / f.name).exists():
+                    shutil.copy2(f, fonts / f.name)
     own = DEST / "course"
     own.mkdir(parents=True, exist_ok=True)
     for f in OWN.glob("*.js"):
