@@ -8,7 +8,6 @@ slider 50 times and report the median decode time measured in the page.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.screenshot import FLAGS, serve  # noqa: E402
+from tools.screenshot import open_site  # noqa: E402
 
 MOVES = 50
 
@@ -25,15 +24,12 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--html", default=str(ROOT / "_build" / "html"))
     args = parser.parse_args(argv)
-    from playwright.sync_api import sync_playwright
-
     html = Path(args.html)
     pages = sorted(p for p in (html / "chapters").glob("*.html") if "course-latent-slider" in p.read_text())
     if not pages:
         print(f"no page with an in-page slider under {html}")
         return 1
-    with serve(html) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=shutil.which("chromium"), args=FLAGS)
+    with open_site(html) as (base, browser):
         print(f"| page | slider | median decode (ms) | p90 (ms) | moves |\n|---|---|---|---|---|")
         for page_path in pages:
             page = browser.new_page()
@@ -51,7 +47,6 @@ def main(argv=None) -> int:
                 q = statistics.quantiles(times, n=10)
                 print(f"| {page_path.stem} | {sid} | {statistics.median(times):.2f} | {q[-1]:.2f} | {len(times)} |")
             page.close()
-        browser.close()
     return 0
 
 

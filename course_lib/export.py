@@ -107,8 +107,9 @@ def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None
     reshaped to ``image_shape`` = (C, H, W) after ``activation``: ``"sigmoid"``
     for logits or ``"identity"``) or ``"points"`` (2-D outputs drawn over
     ``background`` points within ``lims``). ``param`` = (label, min, max, step).
-    The spec stores the PyTorch output of the first preset at ``s = min`` so a
-    browser test can compare the in-page decoder with PyTorch.
+    The spec stores the PyTorch output of the first preset at ``s = min``
+    (``reference``) and ``s = max`` (``reference_end``), after the activation,
+    so a browser test can compare the in-page decoder with PyTorch.
     """
     from IPython.display import HTML
 
@@ -120,21 +121,30 @@ def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None
         raise ValueError(f"activation must be 'sigmoid' or 'identity', got {activation!r}")
     if not lines:
         raise ValueError("give at least one preset in lines")
+    if labels is not None and len(labels) != len(lines):
+        raise ValueError(f"give one label per preset: {len(labels)} labels for {len(lines)} presets")
     input_names = list(lines[0])
     for preset in lines:
         if list(preset) != input_names:
             raise ValueError(f"every preset must give the inputs {input_names}")
     label, s_min, s_max, step = param
-    first = {k: torch.as_tensor(a).float().cpu().unsqueeze(0) + s_min * torch.as_tensor(b).float().cpu().unsqueeze(0)
-             for k, (a, b) in lines[0].items()}
+    if not s_min < s_max:
+        raise ValueError(f"param needs min < max, got {s_min} and {s_max}")
+
+    def inputs_at(s: float) -> dict[str, torch.Tensor]:
+        return {k: (torch.as_tensor(a).float() + s * torch.as_tensor(b).float()).cpu().unsqueeze(0)
+                for k, (a, b) in lines[0].items()}
+
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
+    references = []
     with torch.no_grad():
-        reference = _run(model, forward, [t.to(device) for t in first.values()]).detach().float().cpu()
+        for s in (s_min, s_max):
+            out = _run(model, forward, [t.to(device) for t in inputs_at(s).values()]).detach().float().cpu()
+            references.append({"value": s, "output": _listify(torch.sigmoid(out) if activation == "sigmoid" else out)})
     model.train(was_training)
-    if activation == "sigmoid":
-        reference = torch.sigmoid(reference)
+    first = inputs_at(s_min)
 
     out_dir = site_assets_dir()
     if out_dir is None:
@@ -151,7 +161,8 @@ def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None
                      "shapes": {k: [1, *torch.as_tensor(a).shape] for k, (a, b) in p.items()}}
                     for i, p in enumerate(lines)],
         "param": {"label": label, "min": s_min, "max": s_max, "step": step},
-        "reference": {"value": s_min, "output": _listify(reference)},
+        "reference": references[0],
+        "reference_end": references[1],
     }
     if kind == "image":
         spec["image"] = {"channels": image_shape[0], "height": image_shape[1], "width": image_shape[2]}

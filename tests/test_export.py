@@ -74,6 +74,10 @@ def test_slider_argument_errors():
         cl.latent_slider(dec, name="x", lines=[line], kind="video")
     with pytest.raises(ValueError, match="every preset"):
         cl.latent_slider(dec, name="x", image_shape=(1, 28, 28), lines=[line, {"z": line["z"]}])
+    with pytest.raises(ValueError, match="one label per preset"):
+        cl.latent_slider(dec, name="x", image_shape=(1, 28, 28), lines=[line], labels=["a", "b"])
+    with pytest.raises(ValueError, match="min < max"):
+        cl.latent_slider(dec, name="x", image_shape=(1, 28, 28), lines=[line], param=("t", 1.0, 0.0, 0.1))
 
 
 def _write_slider(assets, monkeypatch):
@@ -95,6 +99,10 @@ def test_slider_spec_and_reference(tmp_path, monkeypatch):
     assert spec["presets"][0]["shapes"] == {"z": [1, 4], "y": [1, 3]}
     ref = torch.sigmoid(dec(lines[0]["z"][0][None], lines[0]["y"][0][None])).reshape(-1)
     np.testing.assert_allclose(spec["reference"]["output"], ref.detach().numpy(), atol=1e-5)
+    (z0, dz), (y0, dy) = lines[0]["z"], lines[0]["y"]
+    ref_end = torch.sigmoid(dec((z0 + dz)[None], (y0 + dy)[None])).reshape(-1)
+    assert spec["reference_end"]["value"] == 1.0
+    np.testing.assert_allclose(spec["reference_end"]["output"], ref_end.detach().numpy(), atol=1e-5)
     assert 'data-spec="../assets/demo.json"' in html.data
     onnx_out = _run(tmp_path / "demo.onnx", {"z": lines[1]["z"][0][None], "y": lines[1]["y"][0][None]})
     np.testing.assert_allclose(onnx_out, dec(lines[1]["z"][0][None], lines[1]["y"][0][None]).detach().numpy(),

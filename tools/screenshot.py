@@ -42,35 +42,50 @@ def browser_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def visit(pages, html: Path, out: Path, width: int = 1200) -> dict[str, dict]:
-    """Screenshot each page; return per page its console errors and broken images."""
+@contextlib.contextmanager
+def open_site(html: Path):
+    """Serve ``html`` on 127.0.0.1 and launch headless Chromium: yields (base URL, browser)."""
     from playwright.sync_api import sync_playwright
 
     exe = browser_path()
     if exe is None:
         raise RuntimeError("no chromium on PATH (apt-get install chromium)")
-    out.mkdir(parents=True, exist_ok=True)
-    report = {}
     with serve(html) as base, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=exe, args=FLAGS)
         try:
-            for page_path in pages:
-                page = browser.new_page(viewport={"width": width, "height": 900})
-                errors: list[str] = []
-                page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
-                page.on("pageerror", lambda exc: errors.append(str(exc)))
-                page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
-                page.goto(f"{base}/{page_path}", wait_until="networkidle")
-                page.wait_for_timeout(1500)  # MathJax typesets after load
-                broken = page.eval_on_selector_all(
-                    "img", "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
-                shot = out / (page_path.replace("/", "_").replace(".html", ".png"))
-                page.screenshot(path=str(shot), full_page=True)
-                report[page_path] = {"errors": errors, "broken_images": broken, "screenshot": str(shot),
-                                     "math": page.locator("mjx-container").count()}
-                page.close()
+            yield base, browser
         finally:
             browser.close()
+
+
+def collect_errors(page) -> list[str]:
+    """Console errors, uncaught exceptions and failed requests of ``page``, as they come."""
+    errors: list[str] = []
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
+    return errors
+
+
+def visit(pages, html: Path, out: Path, width: int = 1200) -> dict[str, dict]:
+    """Screenshot each page; return per page its console errors and broken images."""
+    out.mkdir(parents=True, exist_ok=True)
+    report = {}
+    with open_site(html) as (base, browser):
+        for page_path in pages:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            errors = collect_errors(page)
+            page.goto(f"{base}/{page_path}", wait_until="networkidle")
+            page.wait_for_timeout(1500)  # MathJax typesets after load
+            if page.locator(".course-latent-slider").count():
+                page.wait_for_selector(".course-latent-slider:not([data-state=loading])", timeout=60_000)
+            broken = page.eval_on_selector_all(
+                "img", "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
+            shot = out / (page_path.replace("/", "_").replace(".html", ".png"))
+            page.screenshot(path=str(shot), full_page=True)
+            report[page_path] = {"errors": errors, "broken_images": broken, "screenshot": str(shot),
+                                 "math": page.locator("mjx-container").count()}
+            page.close()
     return report
 
 

@@ -9,7 +9,9 @@
   "use strict";
   if (window.CourseLatentSlider) { window.CourseLatentSlider.initAll(); return; }
 
+  // per slider id: decode times in ms (benchmarks) and the last decoded output (tests)
   const stats = (window.__courseSliderStats = window.__courseSliderStats || {});
+  const last = (window.__courseSliderLast = window.__courseSliderLast || {});
   let ortPromise = null;
 
   function loadOrt(vendor) {
@@ -69,6 +71,8 @@
     const size = isImage ? 224 : 320;
     const canvas = el("canvas", { width: size, height: size, class: "course-slider-canvas" });
     const strip = el("canvas", { width: isImage ? 9 * 56 : 1, height: isImage ? 56 : 1, class: "course-slider-strip" });
+    controls.style.margin = "0.5em 0";
+    [canvas, strip].forEach((c) => { c.style.border = "1px solid #ccc"; c.style.display = "block"; c.style.marginBottom = "0.4em"; });
     root.append(controls, canvas);
     if (isImage) root.append(strip);
     const ctx = canvas.getContext("2d");
@@ -134,6 +138,7 @@
       const start = performance.now();
       const values = await decode(s);
       times.push(performance.now() - start);
+      last[root.id] = Array.from(values);
       if (isImage) {
         drawImage(canvas, values, 0, 0, size, size);
         const g = strip.getContext("2d");
