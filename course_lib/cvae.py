@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .losses import bernoulli_log_likelihood, elbo, gaussian_kl
-from .models import VAEOutput, reparameterize
+from .models import VAEMixin, VAEOutput
 
 __all__ = ["CVAEConfig", "ConditionalVAE", "cvae_loss", "cvae_interpolation", "class_swap",
            "temperature_samples"]
@@ -59,7 +59,7 @@ class CVAEConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
-class ConditionalVAE(nn.Module):
+class ConditionalVAE(VAEMixin, nn.Module):
     r"""Conditional VAE :math:`q_\phi(z \mid x, y)`, :math:`p_\theta(x \mid z, y)` with
     :math:`p(z) = \mathcal{N}(0, I_L)`.
 
@@ -151,11 +151,6 @@ class ConditionalVAE(nn.Module):
         mu, logvar = self.encoder(torch.cat([x, maps], dim=1)).chunk(2, dim=1)
         return mu, logvar
 
-    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
-        """``z = mu + exp(logvar / 2) * eps`` (see :func:`course_lib.reparameterize`)."""
-        return reparameterize(mu, logvar, generator)
-
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Bernoulli *logits* (B, C, H, W) of codes z (B, L) with labels y."""
         if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != self.latent_dim:
@@ -174,11 +169,7 @@ class ConditionalVAE(nn.Module):
     def sample(self, y: torch.Tensor, temperature: float = 1.0,
                generator: torch.Generator | None = None) -> torch.Tensor:
         """Pixel means ``sigmoid(decode(z, y))`` (B, C, H, W) for ``z ~ N(0, T^2 I)``, one per label."""
-        if temperature < 0:
-            raise ValueError(f"temperature must be >= 0, got {temperature}")
-        eps = torch.randn(len(y), self.latent_dim, generator=generator,
-                          device=generator.device if generator is not None else None)
-        return torch.sigmoid(self.decode(temperature * eps.to(self._device()), y))
+        return torch.sigmoid(self.decode(self.prior_codes(len(y), generator, temperature), y))
 
     def layer_shapes(self, x: torch.Tensor, y: torch.Tensor) -> list[tuple[str, str, tuple[int, ...]]]:
         """(network, layer, output shape) for every layer on one pass of x, y: the

@@ -18,7 +18,7 @@ from torch import nn
 
 from .faces import FACE_ATTRIBUTES, FaceAttributes, make_faces
 from .losses import bernoulli_log_likelihood, elbo, gaussian_kl, gaussian_log_likelihood
-from .models import VAEOutput, reparameterize
+from .models import BernoulliVAE
 from .profiles import Budget
 from .training import History, fit
 
@@ -27,7 +27,7 @@ __all__ = ["ImageVAE", "conv_vae", "bernoulli_vae_loss", "gaussian_vae_loss", "F
            "r2_scores"]
 
 
-class ImageVAE(nn.Module):
+class ImageVAE(BernoulliVAE):
     """A VAE ``x -> (mu, logvar) -> z -> logits`` with a Bernoulli decoder.
 
     ``encoder`` maps a batch (B, *input_shape) to (B, 2L) = [mu, logvar];
@@ -55,25 +55,11 @@ class ImageVAE(nn.Module):
         h = self.encoder(x)
         return h[:, :self.latent_dim], h[:, self.latent_dim:]
 
-    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        return reparameterize(mu, logvar)
-
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Logits (B, *input_shape) of codes ``z`` (B, L)."""
         self._check(z, (self.latent_dim,), "z")
         return self.decoder(z)
 
-    def forward(self, x: torch.Tensor) -> VAEOutput:
-        mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar)
-        return VAEOutput(self.decode(z), z, mu, logvar)
-
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` images (n, *input_shape) in [0, 1]: pixel probabilities at z ~ N(0, I)."""
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
-        return torch.sigmoid(self.decode(z))
 
 
 def conv_vae(latent_dim: int = 32, channels: int = 3, size: int = 32, width: int = 32) -> ImageVAE:

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 __all__ = ["mlp", "AEOutput", "VAEOutput", "Autoencoder", "mlp_autoencoder", "linear_autoencoder",
-           "reparameterize", "GaussianVAE"]
+           "reparameterize", "VAEMixin", "BernoulliVAE", "GaussianVAE"]
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU,
@@ -144,9 +144,55 @@ def linear_autoencoder(data_dim: int | Sequence[int], latent_dim: int, bias: boo
 
 
 # ---------------------------------------------------------------------------
+# What every VAE of the course shares.
+
+class VAEMixin:
+    """The parts every VAE of the course shares, given ``encode(x) -> (mu, logvar)``
+    and ``decode(z)``: the reparameterised forward pass and codes from the prior.
+
+    Mixed into an ``nn.Module`` with a ``latent_dim`` attribute. A model whose
+    ``encode``/``decode`` take more inputs (the conditional VAE) overrides ``forward``.
+    """
+
+    latent_dim: int
+
+    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        """``z = mu + exp(logvar / 2) * eps`` (see :func:`reparameterize`)."""
+        return reparameterize(mu, logvar, generator)
+
+    def forward(self, x: torch.Tensor) -> VAEOutput:
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar)
+        return VAEOutput(self.decode(z), z, mu, logvar)
+
+    def prior_codes(self, n: int, generator: torch.Generator | None = None,
+                    temperature: float = 1.0) -> torch.Tensor:
+        """``n`` codes ``z = T * eps``, ``eps ~ N(0, I_L)``, on the model's device (n, L)."""
+        if int(n) <= 0:
+            raise ValueError(f"n must be positive, got {n}")
+        if temperature < 0:
+            raise ValueError(f"temperature must be >= 0, got {temperature}")
+        device = next(self.parameters()).device
+        eps = torch.randn(int(n), self.latent_dim, generator=generator,
+                          device=generator.device if generator is not None else None)
+        return temperature * eps.to(device)
+
+
+class BernoulliVAE(VAEMixin, nn.Module):
+    """Base of the VAEs whose decoder outputs Bernoulli *logits* (images in [0, 1])."""
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``n`` new images (n, *input_shape): the pixel probabilities
+        ``sigmoid(decode(z))`` at ``z ~ N(0, I)``."""
+        return torch.sigmoid(self.decode(self.prior_codes(n, generator)))
+
+
+# ---------------------------------------------------------------------------
 # A Gaussian VAE with MLP encoder and decoder (chapters 4-5).
 
-class GaussianVAE(Autoencoder):
+class GaussianVAE(VAEMixin, Autoencoder):
     r"""A variational autoencoder with fully connected networks (chapter 5).
 
     * Encoder :math:`q_\phi(z \mid x) = \mathcal{N}(\mu_\phi(x), \mathrm{diag}\,\sigma^2_\phi(x))`:
@@ -182,26 +228,12 @@ class GaussianVAE(Autoencoder):
         h = self.encoder(x.flatten(1))
         return self.mu_head(h), self.logvar_head(h)
 
-    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor,
-                       generator: torch.Generator | None = None) -> torch.Tensor:
-        """``z = mu + exp(logvar / 2) * eps`` (see :func:`reparameterize`)."""
-        return reparameterize(mu, logvar, generator)
-
-    def forward(self, x: torch.Tensor) -> VAEOutput:
-        mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar)
-        return VAEOutput(self.decode(z), z, mu, logvar)
-
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None,
                noise: bool = False) -> torch.Tensor:
         """``n`` new examples: ``z ~ N(0, I)``, then the decoder mean (B, *input_shape);
         with ``noise=True`` also the decoder's Gaussian noise ``sigma * eps``."""
-        if n <= 0:
-            raise ValueError(f"n must be positive, got {n}")
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
-        x = self.decode(z)
+        x = self.decode(self.prior_codes(n, generator))
         if noise:
-            x = x + self.sigma * torch.randn(x.shape, generator=generator).to(device)
+            x = x + self.sigma * torch.randn(x.shape, generator=generator).to(x.device)
         return x

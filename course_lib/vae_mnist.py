@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .losses import bernoulli_log_likelihood, elbo, gaussian_kl
-from .models import AEOutput, VAEOutput, reparameterize
+from .models import AEOutput, BernoulliVAE
 
 __all__ = ["IMAGE_SHAPE", "MnistVAE", "MnistAE", "dense_decoder", "conv_decoder", "thesis_model",
            "kl_per_dim", "free_bits_kl", "kl_warmup", "dynamic_binarize", "mnist_vae_loss",
@@ -98,7 +98,7 @@ def conv_decoder(latent_dim: int, width: float = 1.0) -> nn.Sequential:
         nn.Conv2d(c1, 1, 5, 1, 2))
 
 
-class MnistVAE(nn.Module):
+class MnistVAE(BernoulliVAE):
     """A VAE for 28x28 images with a diagonal Gaussian posterior and a Bernoulli
     decoder: ``body(x) -> h``, ``mu = W_mu h``, ``logvar = W_s h``,
     ``z = mu + sigma * eps``, ``logits = decoder(z)``.
@@ -118,25 +118,10 @@ class MnistVAE(nn.Module):
         h = self.body(x)
         return self.to_mu(h), self.to_logvar(h)
 
-    def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
-        return reparameterize(mu, logvar)
-
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Logits (B, 1, 28, 28) of the Bernoulli decoder at codes (B, L)."""
         _check_codes(z, self.latent_dim)
         return self.decoder(z)
-
-    def forward(self, x: torch.Tensor) -> VAEOutput:
-        mu, logvar = self.encode(x)
-        z = self.reparameterize(mu, logvar)
-        return VAEOutput(self.decode(z), z, mu, logvar)
-
-    @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """Pixel probabilities (n, 1, 28, 28) of the decoder at ``z ~ N(0, I)``."""
-        device = next(self.parameters()).device
-        z = torch.randn(n, self.latent_dim, generator=generator).to(device)
-        return torch.sigmoid(self.decode(z))
 
 
 class MnistAE(nn.Module):

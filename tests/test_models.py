@@ -145,3 +145,67 @@ class TestGaussianVAE:
             cl.GaussianVAE(2, 4, sigma=0.0)
         with pytest.raises(ValueError, match="n must be positive"):
             vae.sample(0)
+
+
+# --- the shared VAE parts (VAEMixin, BernoulliVAE) -------------------------------------------
+
+
+def _tiny_bernoulli_vae(L=3):
+    class Tiny(cl.BernoulliVAE):
+        def __init__(self):
+            super().__init__()
+            self.latent_dim = L
+            self.enc = nn.Linear(4, 2 * L)
+            self.dec = nn.Linear(L, 4)
+
+        def encode(self, x):
+            return self.enc(x).chunk(2, dim=1)
+
+        def decode(self, z):
+            return self.dec(z)
+
+    torch.manual_seed(0)
+    return Tiny()
+
+
+def test_every_course_vae_shares_the_mixin():
+    for cls in (cl.GaussianVAE, cl.ConditionalVAE, cl.ImageVAE, cl.MnistVAE):
+        assert issubclass(cls, cl.VAEMixin), cls
+        assert cls.reparameterize is cl.VAEMixin.reparameterize, cls
+    assert cl.ImageVAE.sample is cl.BernoulliVAE.sample and cl.MnistVAE.sample is cl.BernoulliVAE.sample
+
+
+def test_mixin_forward_is_encode_reparameterize_decode():
+    vae = _tiny_bernoulli_vae()
+    x = torch.randn(5, 4)
+    torch.manual_seed(3)
+    out = vae(x)
+    mu, logvar = vae.encode(x)
+    torch.manual_seed(3)
+    z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
+    torch.testing.assert_close(out.z, z)
+    torch.testing.assert_close(out.x_hat, vae.decode(z))
+    torch.testing.assert_close(out.mu, mu)
+
+
+def test_prior_codes_shape_temperature_determinism_and_errors():
+    vae = _tiny_bernoulli_vae(L=3)
+    z = vae.prior_codes(7, torch.Generator().manual_seed(1))
+    assert z.shape == (7, 3)
+    torch.testing.assert_close(z, vae.prior_codes(7, torch.Generator().manual_seed(1)))
+    torch.testing.assert_close(vae.prior_codes(7, torch.Generator().manual_seed(1), temperature=0.5), 0.5 * z)
+    assert (vae.prior_codes(4, temperature=0.0) == 0).all()
+    big = vae.prior_codes(20000, torch.Generator().manual_seed(2))
+    assert abs(big.mean()) < 0.02 and abs(big.std() - 1) < 0.02
+    with pytest.raises(ValueError, match="positive"):
+        vae.prior_codes(0)
+    with pytest.raises(ValueError, match="temperature"):
+        vae.prior_codes(3, temperature=-1)
+
+
+def test_bernoulli_vae_samples_are_pixel_probabilities():
+    vae = _tiny_bernoulli_vae()
+    x = vae.sample(6, torch.Generator().manual_seed(0))
+    z = vae.prior_codes(6, torch.Generator().manual_seed(0))
+    torch.testing.assert_close(x, torch.sigmoid(vae.decode(z)))
+    assert x.shape == (6, 4) and ((x > 0) & (x < 1)).all() and not x.requires_grad
