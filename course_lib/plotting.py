@@ -98,18 +98,31 @@ def image_grid(images, *, nrow: int | None = None, row_labels: Sequence[str] | N
 
 def plot_history(history, keys: Sequence[str] | None = None, *, logy: bool = True,
                  smooth: int = 1, title: str | None = None, ylabel: str = "loss") -> Figure:
-    """Training curves of the loss parts in a :class:`~course_lib.History`,
-    against the optimisation step, optionally smoothed by a running mean."""
-    keys = list(keys or history.keys)
+    """Training curves of the loss parts, optionally smoothed by a running mean:
+    of a :class:`~course_lib.History` against the optimisation step, or of a
+    checkpoint manifest's ``history`` (a list of per-epoch means, one dict per
+    epoch) against the epoch."""
+    per_epoch = isinstance(history, (list, tuple))
+    if per_epoch:
+        if not history:
+            raise ValueError("the history is empty: nothing to plot")
+        keys = list(keys or history[0])
+        missing = [k for k in keys if k not in history[0]]
+        if missing:
+            raise KeyError(f"no {missing} in the history; it has {list(history[0])}")
+        series = {k: np.array([float(h[k]) for h in history]) for k in keys}
+    else:
+        keys = list(keys or history.keys)
+        series = {k: history[k] for k in keys}
     fig, ax = plt.subplots(figsize=(5, 3))
     for key in keys:
-        v = history[key]
+        v = series[key]
         if smooth > 1 and len(v) >= smooth:
             v = np.convolve(v, np.ones(smooth) / smooth, mode="valid")
-        ax.plot(np.arange(1, len(v) + 1), v, label=key)
+        ax.plot(np.arange(1, len(v) + 1), v, "o-" if per_epoch else "-", ms=3, label=key)
     if logy:
         ax.set_yscale("log")
-    ax.set_xlabel("optimisation step")
+    ax.set_xlabel("epoch" if per_epoch else "optimisation step")
     ax.set_ylabel(ylabel)
     if len(keys) > 1:
         ax.legend()

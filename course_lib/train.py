@@ -58,6 +58,10 @@ class ModelSpec:
     build: Callable[[dict], nn.Module]
     load_data: Callable[[Budget, torch.device], tuple[Tensors, Tensors, dict]]
     loss_fn: Callable
+    #: what the loss is, for the manifest
+    loss_description: str = "negative ELBO, Bernoulli likelihood from logits, sum over pixels, batch mean"
+    #: how the test ELBO is estimated, for the manifest
+    estimator: str = "one z ~ q(z|x) per test image, torch.manual_seed(seed)"
 
 
 def _fashion_data(budget: Budget, device: torch.device) -> tuple[Tensors, Tensors, dict]:
@@ -84,6 +88,44 @@ def _cvae_loss(model, batch):
     return cvae_loss(model, batch)
 
 
+#: held-out faces for the manifest's test ELBO (training faces use FacesVAEConfig.data_seed)
+FACES_TEST_SEED, FACES_TEST_SIZE = 2, 5000
+
+
+def _faces_config():
+    from dataclasses import asdict
+
+    from .faces_models import FacesVAEConfig
+
+    return asdict(FacesVAEConfig())
+
+
+def _faces_data(budget: Budget, device: torch.device) -> tuple[Tensors, Tensors, dict]:
+    from .faces import make_faces
+
+    config = _faces_config()
+    n_train, n_test = budget.train_size or 60_000, budget.test_size or FACES_TEST_SIZE
+    train, _ = make_faces(n_train, seed=config["data_seed"], size=config["size"], device=device)
+    test, _ = make_faces(n_test, seed=FACES_TEST_SEED, size=config["size"], device=device)
+    info = {"dataset": "synthetic faces (course_lib.make_faces)", "image_size": config["size"],
+            "train_seed": config["data_seed"], "test_seed": FACES_TEST_SEED,
+            "train_images": n_train, "test_images": n_test}
+    return (train,), (test,), info
+
+
+def _build_faces_vae(config: dict) -> nn.Module:
+    from .faces_models import conv_vae
+
+    return conv_vae(config["latent_dim"], 3, config["size"], config["width"])
+
+
+def _faces_loss(model, batch):
+    from .faces_models import gaussian_vae_loss
+
+    config = _faces_config()
+    return gaussian_vae_loss(model, batch, sigma=config["sigma"], beta=config["beta"])
+
+
 REGISTRY: dict[str, ModelSpec] = {
     "cvae-fashion": ModelSpec(
         name="cvae-fashion",
@@ -93,6 +135,18 @@ REGISTRY: dict[str, ModelSpec] = {
         build=_build_cvae,
         load_data=_fashion_data,
         loss_fn=_cvae_loss,
+        estimator="one z ~ q(z|x,y) per test image, torch.manual_seed(seed)",
+    ),
+    "faces-vae": ModelSpec(
+        name="faces-vae",
+        description="convolutional VAE on 32x32 synthetic faces, L=32, Gaussian decoder sigma=0.05 (chapter 7)",
+        budget_key="faces_vae",
+        config=_faces_config(),
+        build=_build_faces_vae,
+        load_data=_faces_data,
+        loss_fn=_faces_loss,
+        loss_description="negative ELBO, Gaussian likelihood N(x; sigmoid(logits), sigma^2 I) with its "
+                         "normaliser, sum over pixels, batch mean",
     ),
 }
 
@@ -198,11 +252,11 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
         "model": name, "description": spec.description, "config": spec.config, "seed": seed,
         "epochs": done, "profile": prof.name,
         "training": {"optimizer": "AdamW", "lr": budget.lr, "batch_size": budget.batch_size,
-                     "loss": "negative ELBO, Bernoulli likelihood from logits, sum over pixels, batch mean"},
+                     "loss": spec.loss_description},
         "data": data_info,
         "test": {"elbo_nats_per_image": test_parts.get("elbo"), "recon_nats_per_image": test_parts.get("recon"),
                  "kl_nats_per_image": test_parts.get("kl"), "images": len(test[0]),
-                 "estimator": "one z ~ q(z|x,y) per test image, torch.manual_seed(seed)"},
+                 "estimator": spec.estimator},
         "history": history,
         "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
         "wall_time_seconds": round(seconds, 1),

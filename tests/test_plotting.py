@@ -42,3 +42,16 @@ def test_plot_history_draws_each_part():
     lines = fig.axes[0].get_lines()
     assert len(lines) == 2 and len(lines[0].get_ydata()) == 46
     assert fig.axes[0].get_xlabel() == "optimisation step"
+
+
+def test_plot_history_of_a_manifest_is_per_epoch():
+    history = [{"loss": 10.0 - i, "recon": 8.0 - i, "kl": 2.0} for i in range(4)]   # a manifest's list
+    fig = cl.plot_history(history, keys=["loss", "kl"], logy=False)
+    ax = fig.axes[0]
+    assert ax.get_xlabel() == "epoch" and [l.get_label() for l in ax.get_lines()] == ["loss", "kl"]
+    assert list(ax.get_lines()[0].get_xdata()) == [1, 2, 3, 4]
+    assert list(ax.get_lines()[0].get_ydata()) == [10.0, 9.0, 8.0, 7.0]
+    with pytest.raises(ValueError, match="empty"):
+        cl.plot_history([])
+    with pytest.raises(KeyError, match="elbo"):
+        cl.plot_history(history, keys=["elbo"])

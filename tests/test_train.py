@@ -79,3 +79,30 @@ def test_command_line_rejects_unknown_models():
         main(["no-such-model"])
     with pytest.raises(KeyError, match="registered models: cvae-fashion"):
         train_model("no-such-model")
+
+
+def test_faces_vae_is_registered_trains_and_loads_back(tmp_path):
+    spec = REGISTRY["faces-vae"]
+    assert spec.config == {"latent_dim": 32, "width": 32, "size": 32, "sigma": 0.05, "data_seed": 1, "beta": 1.0}
+    model = spec.build(spec.config)
+    assert isinstance(model, cl.ImageVAE) and model.latent_dim == 32 and model.input_shape == (3, 32, 32)
+
+    # the registered data: training and held-out faces from different seeds
+    train, test, info = spec.load_data(cl.Budget(epochs=1, train_size=64, test_size=16), torch.device("cpu"))
+    assert train[0].shape == (64, 3, 32, 32) and test[0].shape == (16, 3, 32, 32)
+    assert info["train_seed"] != info["test_seed"] and not torch.equal(train[0][:16], test[0])
+    torch.testing.assert_close(train[0], cl.make_faces(64, seed=1)[0])
+
+    result = train_model("faces-vae", profile="smoke", epochs=1, out=tmp_path, device="cpu",
+                         data=(train, test, info), progress=False)
+    m = result.manifest
+    assert "Gaussian likelihood" in m["training"]["loss"] and "q(z|x)" in m["test"]["estimator"]
+    assert m["test"]["images"] == 16
+    t = m["test"]
+    assert t["elbo_nats_per_image"] == pytest.approx(-(t["recon_nats_per_image"] + t["kl_nats_per_image"]), rel=1e-5)
+
+    loaded = cl.load_or_train_model("faces-vae", checkpoint_dir=tmp_path, profile="smoke", device="cpu",
+                                    on_mismatch="raise")
+    assert loaded.source == "loaded"
+    for a, b in zip(loaded.model.state_dict().values(), result.model.state_dict().values()):
+        torch.testing.assert_close(a, b)
