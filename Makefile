@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine: `make book` and `make test`.
 # With a folder named book/ at the top, every target must be .PHONY.
-.PHONY: help venv data book test test-unit lab clean
+.PHONY: help venv data book test test-unit bench lab clean
 
 PYTHON ?= python3
 VENV   := .venv
@@ -12,6 +12,7 @@ PROFILE ?=
 help:
 	@echo "make book   build the book (executes every chapter) -> _build/html/index.html"
 	@echo "make test   unit tests + every chapter under COURSE_PROFILE=smoke + a smoke book build"
+	@echo "make bench  benchmarks -> book/running_costs.md (BENCH_BUILDS=1: also time make book/test from fresh clones)"
 	@echo "make lab    JupyterLab with the course installed"
 	@echo "make data   fetch the data sets only"
 
@@ -37,6 +38,9 @@ test: data
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not book"
+
+bench: data
+	$(BIN)/python bench/run_all.py
 
 lab: data
 	$(BIN)/jupyter lab --notebook-dir=.

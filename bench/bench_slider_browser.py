@@ -2,12 +2,14 @@
 one thread): for every slider on every chapter page of a built site, move the
 slider 50 times and report the median decode time measured in the page.
 
-    python bench/bench_slider_browser.py [--html _build/html]
+    python bench/bench_slider_browser.py [--html _build/html] [--out bench/results/browser.json]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
 import statistics
 import sys
 from pathlib import Path
@@ -17,18 +19,23 @@ sys.path.insert(0, str(ROOT))
 
 from tools.screenshot import open_site  # noqa: E402
 
+sys.path.insert(0, str(ROOT / "bench"))
+from machine import machine_info  # noqa: E402
+
 MOVES = 50
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--html", default=str(ROOT / "_build" / "html"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "browser.json"))
     args = parser.parse_args(argv)
     html = Path(args.html)
     pages = sorted(p for p in (html / "chapters").glob("*.html") if "course-latent-slider" in p.read_text())
     if not pages:
         print(f"no page with an in-page slider under {html}")
         return 1
+    rows = []
     with open_site(html) as (base, browser):
         print(f"| page | slider | median decode (ms) | p90 (ms) | moves |\n|---|---|---|---|---|")
         for page_path in pages:
@@ -46,7 +53,15 @@ def main(argv=None) -> int:
                 times = page.evaluate(f"window.__courseSliderStats['{sid}']")
                 q = statistics.quantiles(times, n=10)
                 print(f"| {page_path.stem} | {sid} | {statistics.median(times):.2f} | {q[-1]:.2f} | {len(times)} |")
+                rows.append({"page": page_path.stem, "slider": sid.removeprefix("slider-"), "moves": len(times),
+                             "median_ms": round(statistics.median(times), 2), "p90_ms": round(q[-1], 2)})
             page.close()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"machine": machine_info(), "site": str(html),
+                               "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                               "sliders": rows}, indent=1) + "\n")
+    print(f"wrote {out}")
     return 0
 
 

@@ -1,0 +1,69 @@
+"""Per-chapter execution time and peak memory under a run profile: each chapter
+notebook runs top to bottom in a fresh kernel (nbclient), as the book build
+runs it; the kernel reports its own peak resident memory at the end.
+
+    python bench/bench_chapters.py [--profile smoke] [--out bench/results/chapters-smoke.json]
+
+The smoke profile takes a few minutes; the cpu profile about as long as
+`make book` cold (the book build records the same times in its jupyter-cache,
+which bench/bench_builds.py reads).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "bench"))
+
+from machine import machine_info  # noqa: E402
+
+PEAK = "import resource as _r; print('PEAK_RSS_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
+
+
+def run_chapter(path: Path, profile: str) -> dict:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(str(path), as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell(PEAK))
+    os.environ["COURSE_PROFILE"] = profile
+    os.environ["COURSE_PROGRESS"] = "0"
+    client = NotebookClient(nb, timeout=3600, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    seconds = time.perf_counter() - start
+    text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
+    kb = int(text.split("PEAK_RSS_KB")[1].split()[0])
+    return {"chapter": path.stem, "seconds": round(seconds, 1), "peak_rss_mb": round(kb / 1000)}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--profile", default="smoke", choices=["smoke", "cpu", "full"])
+    parser.add_argument("--out", default=None)
+    parser.add_argument("chapters", nargs="*", help="notebooks (default: every chapter)")
+    args = parser.parse_args(argv)
+    paths = [Path(p) for p in args.chapters] or sorted((ROOT / "chapters").glob("*.ipynb"))
+    rows = []
+    for path in paths:
+        row = run_chapter(path.resolve(), args.profile)
+        print(json.dumps(row), flush=True)
+        rows.append(row)
+    out = Path(args.out or ROOT / "bench" / "results" / f"chapters-{args.profile}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"profile": args.profile, "machine": machine_info(),
+                               "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                               "chapters": rows}, indent=1) + "\n")
+    print(f"wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,34 @@
+"""The machine a benchmark ran on, for the report: CPU model, cores, memory,
+torch version and threads, device."""
+
+from __future__ import annotations
+
+import os
+import platform
+from pathlib import Path
+
+
+def machine_info() -> dict:
+    cpu = platform.processor() or "unknown"
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    memory_gb = None
+    meminfo = Path("/proc/meminfo")
+    if meminfo.is_file():
+        for line in meminfo.read_text().splitlines():
+            if line.startswith("MemTotal"):
+                memory_gb = round(int(line.split()[1]) / 1e6, 1)
+    info = {"cpu": cpu, "cores": os.cpu_count(), "memory_gb": memory_gb,
+            "python": platform.python_version(), "os": platform.platform(terse=True)}
+    try:
+        import torch
+
+        info.update(torch=torch.__version__, torch_threads=torch.get_num_threads(),
+                    cuda=torch.cuda.is_available())
+    except ImportError:  # the build benchmark may run outside the virtualenv
+        pass
+    return info

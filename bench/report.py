@@ -1,0 +1,198 @@
+"""Write the book's "Running costs" appendix (book/running_costs.md) from the
+benchmark results in bench/results/*.json. Missing results are listed with the
+command that measures them; nothing is typed in by hand.
+
+    python bench/report.py [--results bench/results] [--out book/running_costs.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+INTRO = """# Running costs
+
+What the course costs to build, test, train and explore, measured by the scripts
+in `bench/` (`make bench` runs them and rewrites this page; `BENCH_BUILDS=1 make
+bench` also times the two README commands from fresh clones, about an hour on
+two cores). Every number below comes from a results file in `bench/results/`;
+each table says when and on which machine it was measured. Your times will
+differ with the machine: use the ratios and the growth, not the absolute values.
+"""
+
+
+def _load(results: Path, name: str) -> dict | None:
+    path = results / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _machine(m: dict) -> str:
+    parts = [f"{m.get('cpu', '?')}", f"{m.get('cores', '?')} cores"]
+    if m.get("memory_gb"):
+        parts.append(f"{m['memory_gb']} GB")
+    if m.get("torch"):
+        parts.append(f"torch {m['torch']} ({m.get('torch_threads', '?')} threads"
+                     f"{', CUDA' if m.get('cuda') else ', no GPU'})")
+    parts.append(f"Python {m.get('python', '?')}")
+    return ", ".join(parts)
+
+
+def _table(header: list[str], rows: list[list]) -> str:
+    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(out)
+
+
+def _missing(what: str, command: str) -> str:
+    return f"*Not measured yet: run `{command}` to fill in {what}.*\n"
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.1f} min" if seconds >= 90 else f"{seconds:.0f} s"
+
+
+def builds_section(b: dict | None) -> str:
+    s = "## The two commands\n\n"
+    if not b:
+        return s + _missing("the build and test times", "python bench/bench_builds.py")
+    rows = []
+    for what in ("book", "test"):
+        if what in b:
+            r = b[what]
+            rows.append([f"`make {what}`", _minutes(r["cold"]["seconds"]), _minutes(r["warm"]["seconds"]),
+                         r["commit"], r["measured"]])
+    s += ("Cold: a fresh clone, so the virtualenv is created, the data are fetched and every "
+          "chapter is executed. Warm: the same command again in that clone (cached "
+          "notebooks are reused while `course_lib` and the profile are unchanged). "
+          "`make book` uses the `cpu` profile on a machine without a GPU.\n\n")
+    s += _table(["command", "cold", "warm", "commit", "measured"], rows) + "\n\n"
+    m = next(iter(b.values()))["machine"]
+    s += f"Machine: {_machine(m)}.\n"
+    if "test" in b and b["test"].get("pytest_summary"):
+        s += f"\nThe warm `make test` ended with: `{b['test']['pytest_summary']}`.\n"
+    if "book" in b and b["book"].get("site"):
+        site = b["book"]["site"]
+        s += (f"\nThe built site has {site['pages']} HTML pages and weighs {site['total_mb']} MB, of which "
+              f"the ONNX runtime {site['onnx_runtime_mb']} MB, the exported decoders {site['onnx_models_mb']} MB "
+              f"and MathJax {site['mathjax_mb']} MB.\n")
+    return s
+
+
+def chapters_section(smoke: dict | None, builds: dict | None) -> str:
+    s = "## Each chapter\n\n"
+    cpu = {r["chapter"]: r for r in (builds or {}).get("book", {}).get("chapters", [])}
+    sm = {r["chapter"]: r for r in (smoke or {}).get("chapters", [])}
+    names = sorted(set(cpu) | set(sm))
+    if not names:
+        return s + _missing("the per-chapter times", "python bench/bench_chapters.py --profile smoke")
+    s += ("Execution time of each chapter notebook, top to bottom in a fresh kernel, and the "
+          "kernel's peak resident memory. `smoke` is what `make test` runs; `cpu` is what "
+          "`make book` runs here (times from the book build's cache, memory sampled every "
+          "half second during that build).\n\n")
+    rows = []
+    for n in names:
+        a, b = sm.get(n, {}), cpu.get(n, {})
+        rows.append([n, f"{a['seconds']:.0f} s" if a else "-", f"{a['peak_rss_mb']} MB" if a else "-",
+                     _minutes(b["seconds"]) if b else "-",
+                     f"{b['peak_rss_mb']} MB" if b.get("peak_rss_mb") else "-"])
+    total_a = sum(r["seconds"] for r in sm.values())
+    total_b = sum(r["seconds"] for r in cpu.values())
+    rows.append(["**total**", f"{total_a:.0f} s" if sm else "-", "", _minutes(total_b) if cpu else "-", ""])
+    s += _table(["chapter", "smoke: time", "smoke: peak memory", "cpu: time", "cpu: peak memory"], rows) + "\n"
+    if smoke:
+        s += f"\nSmoke: measured {smoke['measured']} on {_machine(smoke['machine'])}.\n"
+    if cpu:
+        warm = builds["book"]["warm"]["seconds"]
+        s += ("\n**Build time against the number of chapters.** With nothing to execute, a build "
+              f"takes {_minutes(warm)} (the warm build above); each chapter adds its execution time. "
+              "Cold `cpu` build time, derived from the table, for the first *n* chapters:\n\n")
+        acc, rows = 0.0, []
+        for k, n in enumerate(names, 1):
+            acc += cpu[n]["seconds"] if n in cpu else 0.0
+            if k in (1, 3, 5, 7, 9) or k == len(names):
+                rows.append([k, _minutes(warm + acc)])
+        s += _table(["chapters", "build time (warm overhead + execution)"], rows) + "\n"
+    return s
+
+
+def training_section(t: dict | None) -> str:
+    s = "## Training throughput\n\n"
+    if not t:
+        return s + _missing("the training throughput", "python bench/bench_training.py")
+    s += ("Images per second of one optimiser step (forward, backward, AdamW), "
+          f"{t['steps']} timed steps after 3 warm-up steps. *course*: `course_lib`'s in-memory "
+          "pipeline; *seed*: torchvision data set with per-image transforms through a "
+          "`DataLoader`, as in the source notes; *channels_last* and *torch.compile*: the "
+          "course pipeline with that change.\n\n")
+    rows = []
+    for r in t["throughput"]:
+        comp = r.get("compile")
+        comp_txt = ("-" if comp is None else f"failed ({comp['error'][:60]})" if "error" in comp
+                    else f"{comp['images_per_second']:.0f} (compile {comp['compile_seconds']:.0f} s)")
+        rows.append([r["model"], r["batch_size"], f"{r['course']['images_per_second']:.0f}",
+                     f"{r['seed']['images_per_second']:.0f}" if "seed" in r else "-",
+                     f"{r['seed_over_course']:.2f}x" if "seed_over_course" in r else "-",
+                     f"{r['channels_last']['images_per_second']:.0f}" if "channels_last" in r else "-",
+                     comp_txt])
+    s += _table(["model", "batch", "course", "seed", "course / seed", "channels_last", "torch.compile"], rows)
+    s += f"\n\nMeasured {t['measured']} on {_machine(t['machine'])}.\n"
+    g = t.get("growth")
+    if g:
+        s += ("\n**How an epoch of the conditional VAE grows** (60,000 images; time from the measured "
+              "rate):\n\n")
+        s += _table(["batch size (L = 128)", "images/s", "s per epoch"],
+                    [[r["batch_size"], f"{r['images_per_second']:.0f}", f"{r['epoch_seconds']:.0f}"]
+                     for r in g["by_batch"]]) + "\n\n"
+        s += _table(["latent size L (batch 256)", "images/s", "s per epoch"],
+                    [[r["latent_dim"], f"{r['images_per_second']:.0f}", f"{r['epoch_seconds']:.0f}"]
+                     for r in g["by_latent"]]) + "\n"
+    return s
+
+
+def sliders_section(w: dict | None, br: dict | None) -> str:
+    s = "## Slider latency\n\n"
+    if w:
+        s += ("In a running notebook, one slider move recomputes the figure, draws it and renders it "
+              f"to PNG (median and 90th percentile over {w['widgets'][0]['moves']} moves):\n\n")
+        s += _table(["chapter", "widget", "median", "p90"],
+                    [[r["chapter"], r["widget"], f"{r['median_ms']:.0f} ms", f"{r['p90_ms']:.0f} ms"]
+                     for r in w["widgets"]]) + "\n"
+        s += f"\nMeasured {w['measured']} on {_machine(w['machine'])}.\n\n"
+    else:
+        s += _missing("the kernel-side slider latency", "python bench/bench_widgets.py") + "\n"
+    if br:
+        s += ("In the rendered book, the in-page sliders decode with onnxruntime-web (WebAssembly, "
+              "one thread) in headless Chromium; the time of one decode measured in the page:\n\n")
+        s += _table(["chapter", "slider", "median", "p90", "moves"],
+                    [[r["page"], r["slider"], f"{r['median_ms']:.1f} ms", f"{r['p90_ms']:.1f} ms", r["moves"]]
+                     for r in br["sliders"]]) + "\n"
+        s += f"\nMeasured {br['measured']} on {_machine(br['machine'])}.\n"
+    else:
+        s += _missing("the in-browser decode time", "python bench/bench_slider_browser.py")
+    return s
+
+
+def render(results: Path) -> str:
+    builds = _load(results, "builds")
+    return "\n".join([INTRO, builds_section(builds),
+                      chapters_section(_load(results, "chapters-smoke"), builds),
+                      training_section(_load(results, "training")),
+                      sliders_section(_load(results, "widgets"), _load(results, "browser"))])
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--results", default=str(ROOT / "bench" / "results"))
+    parser.add_argument("--out", default=str(ROOT / "book" / "running_costs.md"))
+    args = parser.parse_args(argv)
+    Path(args.out).write_text(render(Path(args.results)))
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
