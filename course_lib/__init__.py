@@ -27,7 +27,7 @@ _EXPORTS = {
                "sparsity_penalty", "top_k_codes", "encoder_jacobian", "contractive_penalty", "sparse_ae_loss",
                "contractive_ae_loss", "denoising_ae_loss"],
     "models": ["AEOutput", "Autoencoder", "VAEOutput", "linear_autoencoder", "mlp", "mlp_autoencoder",
-               "reparameterize", "VAEMixin", "BernoulliVAE", "GaussianVAE"],
+               "reparameterize", "check_input", "VAEMixin", "BernoulliVAE", "GaussianVAE"],
     "ppca": ["LinearGaussian", "ppca_iwae", "ppca_log_weights"],
     "estimators": ["reparam_gradients", "score_function_gradients"],
     "plotting": ["image_grid", "image_mosaic", "plot_history", "scatter2d"],

@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .losses import bernoulli_log_likelihood, elbo, gaussian_kl
-from .models import VAEMixin, VAEOutput
+from .models import VAEMixin, VAEOutput, check_input
 
 __all__ = ["CVAEConfig", "ConditionalVAE", "cvae_loss", "cvae_interpolation", "class_swap",
            "temperature_samples"]
@@ -110,17 +110,6 @@ class ConditionalVAE(VAEMixin, nn.Module):
     def _device(self) -> torch.device:
         return next(self.parameters()).device
 
-    def _check_x(self, x: torch.Tensor) -> None:
-        shape = self.config.image_shape
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-        if x.dim() != 4 or tuple(x.shape[1:]) != shape:
-            raise ValueError(f"x must have shape (batch, {', '.join(map(str, shape))}), got {tuple(x.shape)}")
-        if not x.is_floating_point():
-            raise TypeError(f"x must be a floating-point tensor in [0, 1], got {x.dtype}")
-        if x.device != self._device():
-            raise ValueError(f"x is on {x.device} but the model is on {self._device()}")
-
     def one_hot(self, y: torch.Tensor, batch: int) -> torch.Tensor:
         """Class labels (B,) or class weights (B, K) -> float (B, K), checked."""
         k = self.n_classes
@@ -144,7 +133,7 @@ class ConditionalVAE(VAEMixin, nn.Module):
     # -- the model ----------------------------------------------------------
     def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters ``mu``, ``logvar`` (B, L) of images x (B, C, H, W) with labels y."""
-        self._check_x(x)
+        check_input(x, self.config.image_shape, "x", self)
         onehot = self.one_hot(y, len(x))
         B, _, H, W = x.shape
         maps = onehot[:, :, None, None].expand(B, self.n_classes, H, W)  # (B, K, H, W)
@@ -153,11 +142,7 @@ class ConditionalVAE(VAEMixin, nn.Module):
 
     def decode(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Bernoulli *logits* (B, C, H, W) of codes z (B, L) with labels y."""
-        if not isinstance(z, torch.Tensor) or z.dim() != 2 or z.shape[1] != self.latent_dim:
-            shape = tuple(z.shape) if isinstance(z, torch.Tensor) else type(z).__name__
-            raise ValueError(f"z must have shape (batch, {self.latent_dim}), got {shape}")
-        if z.device != self._device():
-            raise ValueError(f"z is on {z.device} but the model is on {self._device()}")
+        check_input(z, (self.latent_dim,), "z", self)
         return self.decoder(torch.cat([z, self.one_hot(y, len(z))], dim=1))
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> VAEOutput:
@@ -176,7 +161,7 @@ class ConditionalVAE(VAEMixin, nn.Module):
         architecture walk-through of chapter 6."""
         rows = []
         with torch.no_grad():
-            self._check_x(x)
+            check_input(x, self.config.image_shape, "x", self)
             B, _, H, W = x.shape
             h = torch.cat([x, self.one_hot(y, B)[:, :, None, None].expand(B, self.n_classes, H, W)], 1)
             rows.append(("encoder", "input [x, one-hot maps]", tuple(h.shape)))

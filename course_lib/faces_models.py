@@ -18,7 +18,7 @@ from torch import nn
 
 from .faces import FACE_ATTRIBUTES, FaceAttributes, make_faces
 from .losses import bernoulli_log_likelihood, elbo, gaussian_kl, gaussian_log_likelihood
-from .models import BernoulliVAE
+from .models import BernoulliVAE, check_input
 from .profiles import Budget
 from .training import History, fit
 
@@ -42,22 +42,15 @@ class ImageVAE(BernoulliVAE):
         self.input_shape = tuple(int(s) for s in input_shape)
         self.latent_dim = int(latent_dim)
 
-    def _check(self, x: torch.Tensor, shape: tuple[int, ...], what: str) -> None:
-        if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-            raise TypeError(f"{what} must be a floating-point torch.Tensor")
-        if tuple(x.shape[1:]) != shape or x.dim() != len(shape) + 1:
-            raise ValueError(f"{what} must have shape (batch, {', '.join(map(str, shape))}), "
-                             f"got {tuple(x.shape)}")
-
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters ``mu``, ``logvar`` (B, L) of a batch ``x`` (B, *input_shape)."""
-        self._check(x, self.input_shape, "x")
+        check_input(x, self.input_shape, "x", self)
         h = self.encoder(x)
         return h[:, :self.latent_dim], h[:, self.latent_dim:]
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Logits (B, *input_shape) of codes ``z`` (B, L)."""
-        self._check(z, (self.latent_dim,), "z")
+        check_input(z, (self.latent_dim,), "z", self)
         return self.decoder(z)
 
 
@@ -158,8 +151,9 @@ class AttributeRegressor(nn.Module):
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected faces of shape (B, 3, H, W), got {tuple(x.shape)}")
+        if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected faces of shape (B, 3, H, W), got {tuple(getattr(x, 'shape', ()))}")
+        check_input(x, x.shape[1:], "x", self)
         return self.net(x)
 
 

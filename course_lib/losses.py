@@ -20,6 +20,11 @@ __all__ = ["squared_error", "ae_loss", "gaussian_kl", "gaussian_kl_diag", "log_n
 
 
 def _same_shape(x_hat: torch.Tensor, x: torch.Tensor) -> None:
+    for name, t in (("x_hat", x_hat), ("x", x)):
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
+        if not t.is_floating_point():
+            raise TypeError(f"{name} must be a floating-point tensor, got {t.dtype} (use .float())")
     if x_hat.shape != x.shape:
         raise ValueError(f"x_hat has shape {tuple(x_hat.shape)} but x has {tuple(x.shape)}; "
                          "they must match")
@@ -93,7 +98,14 @@ def gaussian_kl_diag(mu_q: torch.Tensor, logvar_q: torch.Tensor,
 
 def log_normal_diag(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     r"""Log density of :math:`\mathcal{N}(\mu, \mathrm{diag}\,e^{\mathrm{logvar}})` at ``z``,
-    summed over the last dimension, with the :math:`-\tfrac{L}{2}\log 2\pi` constant."""
+    summed over the last dimension, with the :math:`-\tfrac{L}{2}\log 2\pi` constant.
+    ``z`` may carry extra leading dimensions (e.g. K samples (K, B, L) against
+    (B, L) parameters): the shapes must broadcast."""
+    _check_gaussian(mu, logvar)
+    try:
+        torch.broadcast_shapes(z.shape, mu.shape)
+    except RuntimeError:
+        raise ValueError(f"z {tuple(z.shape)} does not broadcast against mu and logvar {tuple(mu.shape)}") from None
     return -0.5 * (LOG_2PI + logvar + (z - mu).pow(2) / logvar.exp()).sum(dim=-1)
 
 

