@@ -52,3 +52,19 @@ def test_cache_folder_changes_with_course_lib_and_profile(tmp_path):
     assert cache_folder("smoke", pkg) != before
     (pkg / "losses.py").write_text((pkg / "losses.py").read_text() + "\n# changed\n")
     assert cache_folder("cpu", pkg) != before
+
+
+def test_redirect_page_names_the_favicon(tmp_path):
+    """The root index.html is a bare redirect; without an icon link the browser
+    asks for /favicon.ico and logs a 404."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from tools.build_book import add_favicon_to_redirect
+
+    index = tmp_path / "index.html"
+    index.write_text('<meta http-equiv="Refresh" content="0; url=book/intro.html" />\n')
+    add_favicon_to_redirect(index)
+    add_favicon_to_redirect(index)          # idempotent
+    text = index.read_text()
+    assert text.count('rel="icon"') == 1 and 'href="_static/favicon.svg"' in text and "Refresh" in text

@@ -40,6 +40,13 @@ def cache_folder(profile: str, package: Path = ROOT / "course_lib") -> Path:
     return ROOT / "_build" / ".jupyter_cache" / f"{profile}-{course_lib_hash(package)}"
 
 
+def add_favicon_to_redirect(index: Path) -> None:
+    """Jupyter Book's root index.html is a bare redirect without a favicon link, so
+    the browser asks for /favicon.ico and logs a 404; point it at the book's icon."""
+    if index.is_file() and 'rel="icon"' not in (text := index.read_text()):
+        index.write_text('<link rel="icon" href="_static/favicon.svg" type="image/svg+xml" />\n' + text)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--profile", default=None, help="smoke, cpu or full (default: $COURSE_PROFILE or auto)")
@@ -104,6 +111,7 @@ def main(argv=None) -> int:
     # Files that must sit beside the chapter pages (the widget manager's icon fonts,
     # see tools/vendor.py); Sphinx's html_extra_path does not copy into chapters/.
     shutil.copytree(ROOT / "_build" / "vendor_root" / "chapters", html / "chapters", dirs_exist_ok=True)
+    add_favicon_to_redirect(html / "index.html")
     print(f"\nbook built in {seconds:.0f} s (profile {profile}): {html / 'index.html'}")
     print(f"serve it with:  python -m http.server -d {os.path.relpath(html, Path.cwd())}")
     return 0

@@ -58,9 +58,17 @@ def open_site(html: Path):
             browser.close()
 
 
-def collect_errors(page) -> list[str]:
-    """Console errors, uncaught exceptions and failed requests of ``page``, as they come."""
+def collect_errors(page, base: str | None = None) -> list[str]:
+    """Console errors, uncaught exceptions and failed requests of ``page``, as they
+    come; with ``base``, also every request that leaves the site (the book must
+    work with the network cut: nothing may come from a CDN)."""
     errors: list[str] = []
+    if base is not None:
+        page.on("request", lambda r: errors.append(f"request outside the site: {r.url}")
+                if r.url.startswith(("http:", "https:", "ws:", "wss:")) and not r.url.startswith(base) else None)
+    # ERR_ABORTED: the page navigated away before the request ended (the root redirect)
+    page.on("requestfailed", lambda r: errors.append(f"request failed: {r.url} ({r.failure})")
+            if "ERR_ABORTED" not in str(r.failure) else None)
     page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.on("response", lambda r: errors.append(f"HTTP {r.status}: {r.url}") if r.status >= 400 else None)
@@ -74,7 +82,7 @@ def visit(pages, html: Path, out: Path, width: int = 1200) -> dict[str, dict]:
     with open_site(html) as (base, browser):
         for page_path in pages:
             page = browser.new_page(viewport={"width": width, "height": 900})
-            errors = collect_errors(page)
+            errors = collect_errors(page, base)
             page.goto(f"{base}/{page_path}", wait_until="networkidle")
             page.wait_for_timeout(1500)  # MathJax typesets after load
             if page.locator(".course-latent-slider").count():
