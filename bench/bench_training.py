@@ -75,15 +75,24 @@ def course_data(dataset: str, size: int, n: int, labels: bool):
 
 
 def _time_steps(step, batches, warmup: int = 3) -> float:
-    """Seconds per step, after ``warmup`` untimed steps."""
+    """Median seconds per step after ``warmup`` untimed steps. The median (rather
+    than the mean) keeps a hiccup of a shared machine out of the number; the
+    time to fetch a batch counts as part of its step."""
+    import statistics
+
     it = iter(batches)
     for _ in range(warmup):
         step(next(it))
-    n, start = 0, time.perf_counter()
-    for batch in it:
+    times = []
+    while True:
+        start = time.perf_counter()
+        try:
+            batch = next(it)
+        except StopIteration:
+            break
         step(batch)
-        n += 1
-    return (time.perf_counter() - start) / max(n, 1)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 def _stepper(model, loss):
@@ -149,7 +158,7 @@ def seed_rate(build, loss, dataset, size, batch_size, steps, labels) -> dict:
     return {"images_per_second": round(batch_size / _time_steps(step, gen()), 1)}
 
 
-def throughput(steps: int, try_compile: bool) -> list[dict]:
+def throughput(steps: int) -> list[dict]:
     rows = []
     for name, (chapter, build, loss, dataset, size, bs, labels, conv) in MODELS.items():
         data = course_data(dataset, size, 8192, labels)
@@ -160,14 +169,22 @@ def throughput(steps: int, try_compile: bool) -> list[dict]:
             row["seed_over_course"] = round(row["course"]["images_per_second"] / row["seed"]["images_per_second"], 2)
         if conv:
             row["channels_last"] = course_rate(build, loss, data, bs, steps, memory_format=torch.channels_last)
-        if try_compile:
-            try:
-                row["compile"] = course_rate(build, loss, data, bs, steps, compile_model=True)
-            except Exception as err:  # no compiler, unsupported op, ...: report, don't fail
-                row["compile"] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"}
         print(json.dumps(row), flush=True)
         rows.append(row)
     return rows
+
+
+def compiled(rows: list[dict], steps: int) -> None:
+    """Add the torch.compile variant to each row. Run last: compilation leaves
+    worker processes behind that would disturb the other measurements."""
+    for row in rows:
+        chapter, build, loss, dataset, size, bs, labels, conv = MODELS[row["model"]]
+        try:
+            row["compile"] = course_rate(build, loss, course_data(dataset, size, 8192, labels), bs, steps,
+                                         compile_model=True)
+        except Exception as err:  # no compiler, unsupported op, ...: report, don't fail
+            row["compile"] = {"error": f"{type(err).__name__}: {str(err).splitlines()[0][:200]}"}
+        print(json.dumps({"model": row["model"], "compile": row["compile"]}), flush=True)
 
 
 def growth(steps: int) -> dict:
@@ -187,13 +204,16 @@ def growth(steps: int) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=30, help="timed optimiser steps per measurement")
+    parser.add_argument("--steps", type=int, default=40, help="timed optimiser steps per measurement")
     parser.add_argument("--no-compile", action="store_true", help="skip the torch.compile variant")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "training.json"))
     args = parser.parse_args(argv)
+    rows = throughput(args.steps)
     result = {"machine": machine_info(), "steps": args.steps,
               "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "throughput": throughput(args.steps, not args.no_compile), "growth": growth(args.steps)}
+              "throughput": rows, "growth": growth(args.steps)}
+    if not args.no_compile:
+        compiled(rows, args.steps)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")

@@ -123,11 +123,13 @@ def training_section(t: dict | None) -> str:
     s = "## Training throughput\n\n"
     if not t:
         return s + _missing("the training throughput", "python bench/bench_training.py")
-    s += ("Images per second of one optimiser step (forward, backward, AdamW), "
-          f"{t['steps']} timed steps after 3 warm-up steps. *course*: `course_lib`'s in-memory "
+    s += ("Images per second of one optimiser step (forward, backward, AdamW; fetching the batch "
+          f"included), from the median of {t['steps']} timed steps after 3 warm-up steps. "
+          "*course*: `course_lib`'s in-memory "
           "pipeline; *seed*: torchvision data set with per-image transforms through a "
           "`DataLoader`, as in the source notes; *channels_last* and *torch.compile*: the "
-          "course pipeline with that change.\n\n")
+          "course pipeline with that change (the compile time is that of the first step; "
+          "PyTorch's on-disk compile cache shortens it after the first run).\n\n")
     rows = []
     for r in t["throughput"]:
         comp = r.get("compile")
@@ -156,8 +158,9 @@ def training_section(t: dict | None) -> str:
 def sliders_section(w: dict | None, br: dict | None) -> str:
     s = "## Slider latency\n\n"
     if w:
-        s += ("In a running notebook, one slider move recomputes the figure, draws it and renders it "
-              f"to PNG (median and 90th percentile over {w['widgets'][0]['moves']} moves):\n\n")
+        s += ("In a running notebook, one slider move recomputes what the widget shows, draws it (a "
+              "Matplotlib figure; for chapter 6 a pixel array) and encodes it as PNG (median and 90th "
+              f"percentile over {w['widgets'][0]['moves']} moves):\n\n")
         s += _table(["chapter", "widget", "median", "p90"],
                     [[r["chapter"], r["widget"], f"{r['median_ms']:.0f} ms", f"{r['p90_ms']:.0f} ms"]
                      for r in w["widgets"]]) + "\n"

@@ -36,7 +36,7 @@ _EXPORTS = {
     "training": ["History", "NonFiniteLossError", "batches", "evaluate", "fit"],
     "widgets": ["ae_interpolation_widget", "attribute_edit_widget", "decode_interpolation", "denoise",
                 "denoising_widget", "draw_denoising", "draw_interpolation", "draw_latent_interpolation",
-                "draw_q_vs_posterior", "edit_figure", "figure_widget", "interpolation_figure",
+                "draw_q_vs_posterior", "edit_figure", "figure_widget", "interpolation_picture",
                 "interpolation_widget", "q_posterior_terms", "temperature_figure", "temperature_widget"],
     "faces": ["FACE_ATTRIBUTES", "CelebAUnavailableError", "FaceAttributes", "load_celeba", "make_faces",
               "render_faces", "sample_face_attributes"],

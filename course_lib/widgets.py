@@ -1,6 +1,6 @@
 """ipywidgets glue only. Every widget wires controls to a *pure* function that
-returns a matplotlib Figure (or computes arrays); the tests call those
-functions directly, and the widget only redraws."""
+returns a matplotlib Figure or an RGB picture (or computes arrays); the tests
+call those functions directly, and the widget only redraws."""
 
 from __future__ import annotations
 
@@ -11,27 +11,48 @@ from matplotlib.figure import Figure
 
 __all__ = ["figure_widget", "q_posterior_terms", "draw_q_vs_posterior", "decode_interpolation",
            "draw_latent_interpolation", "draw_interpolation", "ae_interpolation_widget",
-           "denoise", "draw_denoising", "denoising_widget", "interpolation_figure", "interpolation_widget",
+           "denoise", "draw_denoising", "denoising_widget", "interpolation_picture", "interpolation_widget",
            "temperature_figure", "temperature_widget", "edit_figure", "attribute_edit_widget"]
 
 
-def figure_widget(draw: Callable[..., Figure], controls: Mapping[str, object],
-                  title: str | None = None):
-    """A box with ``controls`` (ipywidgets, keyed by ``draw``'s argument names)
-    above the figure ``draw(**values)``, redrawn whenever a control changes.
-
-    ``draw`` must be cheap (tens of milliseconds) for the slider to feel live:
-    precompute what does not depend on the controls outside it. The returned
-    box has a ``last_seconds`` attribute with the duration of the last redraw.
-
-    The figure is rendered to PNG and shown in an ``ipywidgets.Image`` rather
-    than displayed inside an ``Output`` widget. Why: with ipykernel 7, executing
-    a notebook (nbclient, the book build, nbval) hangs for good when a large PNG (roughly > 60 kB) is displayed
-    inside an ``Output`` widget; an ``Image`` widget has no such problem, and its
-    picture is kept in the saved widget state, so the static page shows it.
-    """
+def _png(picture) -> bytes:
+    """PNG bytes of a matplotlib Figure or of an RGB picture (H, W, 3) uint8."""
     import io
 
+    import numpy as np
+
+    buf = io.BytesIO()
+    if isinstance(picture, Figure):
+        picture.savefig(buf, format="png")
+        return buf.getvalue()
+    arr = np.asarray(picture)
+    if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
+        raise ValueError("draw must return a matplotlib Figure or an RGB picture (H, W, 3) of uint8, "
+                         f"got {type(picture).__name__} {getattr(arr, 'dtype', '')} {getattr(arr, 'shape', '')}")
+    from PIL import Image
+
+    Image.fromarray(arr).save(buf, format="png", compress_level=1)
+    return buf.getvalue()
+
+
+def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
+                  title: str | None = None):
+    """A box with ``controls`` (ipywidgets, keyed by ``draw``'s argument names)
+    above the picture ``draw(**values)``, redrawn whenever a control changes.
+
+    ``draw`` returns a matplotlib Figure, or, where a slider must feel live, an
+    RGB picture (H, W, 3) of uint8: encoding that takes a few milliseconds,
+    where creating and rendering a Figure takes around a hundred. Precompute what
+    does not depend on the controls outside ``draw``. The returned box has a
+    ``last_seconds`` attribute with the duration of the last redraw.
+
+    The picture is rendered to PNG and shown in an ``ipywidgets.Image`` rather
+    than displayed inside an ``Output`` widget. Why: with ipykernel 7, executing
+    a notebook (nbclient, the book build, nbval) hangs for good when a large PNG
+    (roughly > 60 kB) is displayed inside an ``Output`` widget; an ``Image``
+    widget has no such problem, and its picture is kept in the saved widget
+    state, so the static page shows it.
+    """
     import ipywidgets as widgets
 
     image = widgets.Image(format="png")
@@ -40,10 +61,7 @@ def figure_widget(draw: Callable[..., Figure], controls: Mapping[str, object],
 
     def refresh(*_):
         start = time.perf_counter()
-        fig = draw(**{name: control.value for name, control in controls.items()})
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png")
-        image.value = buf.getvalue()
+        image.value = _png(draw(**{name: control.value for name, control in controls.items()}))
         box.last_seconds = time.perf_counter() - start
 
     for control in controls.values():
@@ -175,36 +193,36 @@ def _stack_np(tensors):
 # Chapter 6: the conditional VAE's latent space. Pure draw functions (tests call
 # them) and the widgets that wire pickers and sliders to them.
 
-def interpolation_figure(strip, ts, frame, t: float, *, left: str = "", right: str = "") -> Figure:
-    """The decoded image at ``t`` (left) beside the whole interpolation strip
-    (right) with ``t`` marked. ``strip`` (T, 1, H, W) decoded at ``ts`` (T,)
-    increasing from 0 to 1; ``frame`` (1, H, W) decoded at ``t``."""
-    import matplotlib.pyplot as plt
+def interpolation_picture(strip, ts, frame, t: float, *, scale: int = 4) -> "np.ndarray":
+    """The decoded image at ``t`` (left, enlarged ``scale`` times) beside the whole
+    interpolation strip (right, enlarged ``scale // 2`` times) with a red bar at
+    ``t``, as one RGB picture (H, W, 3) of uint8 for :func:`figure_widget`.
+    ``strip`` (T, C, H, W) decoded at ``ts`` (T,) increasing from 0 to 1;
+    ``frame`` (C, H, W) decoded at ``t``; pixel values in [0, 1], C = 1 or 3."""
     import numpy as np
 
-    s = np.asarray(strip.detach().cpu() if hasattr(strip, "detach") else strip)[:, 0]
-    f = np.asarray(frame.detach().cpu() if hasattr(frame, "detach") else frame)[0]
+    def rgb(a):
+        a = np.asarray(a.detach().cpu() if hasattr(a, "detach") else a, dtype=np.float32)
+        a = np.repeat(a, 3, axis=-3) if a.shape[-3] == 1 else a
+        return (np.clip(np.moveaxis(a, -3, -1), 0, 1) * 255).round().astype(np.uint8)   # (..., H, W, 3)
+
+    s, f = rgb(strip), rgb(frame)
     ts = np.asarray(ts, dtype=float)
-    T, H, W = s.shape
+    T, H, W, _ = s.shape
     if len(ts) != T:
         raise ValueError(f"strip has {T} images but ts has {len(ts)} values")
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(1.4 + 0.75 * T, 1.9),
-                                   gridspec_kw={"width_ratios": [1.6, T]})
-    ax0.imshow(f, cmap="gray", vmin=0, vmax=1)
-    ax0.set_title(f"t = {t:.2f}", fontsize=10)
-    ax0.axis("off")
-    ax1.imshow(np.concatenate(list(s), axis=1), cmap="gray", vmin=0, vmax=1, extent=(0, T * W, H, 0))
-    centres = (np.arange(T) + 0.5) * W
-    x_t = float(np.interp(t, ts, centres))  # the strip's position of t
-    ax1.axvline(x_t, color="tab:red", lw=2)
-    ax1.plot([x_t], [-1.5], marker="v", color="tab:red", ms=9, clip_on=False)
-    ax1.set_xticks(centres)
-    ax1.set_xticklabels([f"{v:.2g}" for v in ts], fontsize=8)
-    ax1.set_yticks([])
-    ax1.set_xlabel(f"t   ({left} at t = 0, {right} at t = 1)" if left or right else "t", fontsize=9)
-    fig.subplots_adjust(left=0.02, right=0.99, bottom=0.25, top=0.85, wspace=0.05)
-    plt.close(fig)
-    return fig
+    big, small, gap = scale, max(1, scale // 2), 8
+    f = f.repeat(big, 0).repeat(big, 1)                                       # (big H, big W, 3)
+    row = np.concatenate(list(s), axis=1).repeat(small, 0).repeat(small, 1)   # (small H, T small W, 3)
+    height, width = big * H, big * W + gap + T * small * W
+    out = np.full((height, width, 3), 255, np.uint8)
+    out[:, :big * W] = f
+    top = (height - small * H) // 2
+    out[top:top + small * H, big * W + gap:] = row
+    centres = (np.arange(T) + 0.5) * small * W
+    x_t = big * W + gap + int(round(float(np.interp(t, ts, centres))))       # the strip's position of t
+    out[max(0, top - 6):top + small * H + 6, max(0, x_t - 1):x_t + 2] = (214, 39, 40)
+    return out
 
 
 def interpolation_widget(model, x, y, class_names, n_strip: int = 9, seed: int = 0):
@@ -234,9 +252,7 @@ def interpolation_widget(model, x, y, class_names, n_strip: int = 9, seed: int =
         if cache.get("key") != (a, b):  # the strip changes only with the pair, not with t
             cache.update(key=(a, b), strip=cvae_interpolation(model, x[a], class0, x[b], class1, ts))
         frame = cvae_interpolation(model, x[a], class0, x[b], class1, [t])[0]
-        return interpolation_figure(cache["strip"], ts, frame, t,
-                                    left=f"{class_names[class0]} #{index0}",
-                                    right=f"{class_names[class1]} #{index1}")
+        return interpolation_picture(cache["strip"], ts, frame, t)
 
     for cls, idx in ((c0, i0), (c1, i1)):
         cls.observe(lambda change, idx=idx: setattr(idx, "max", len(by_class[change["new"]]) - 1), names="value")

@@ -150,3 +150,46 @@ def test_slider_runs_in_a_real_browser(tmp_path, monkeypatch):
         assert np.abs(at_one - at_zero).max() > 0.05, "moving the slider must change the picture"
         browser.close()
     assert not errors, errors
+
+
+# The decoders the chapters export, with their forward functions as in the notebooks.
+CHAPTER_DECODERS = {
+    "ch05 GaussianVAE": (lambda: cl.GaussianVAE(2, 16), lambda m, z: m.decode(z), {"z": (1, 16)}),
+    "ch06 ConditionalVAE": (lambda: cl.ConditionalVAE(),
+                            lambda m, z, c: m.decoder(torch.cat([z, c], dim=1)), {"z": (1, 128), "c": (1, 10)}),
+    "ch07 faces conv_vae": (lambda: cl.conv_vae(32, 3, 32, 32), lambda m, z: m.decode(z), {"z": (1, 32)}),
+}
+
+
+@pytest.mark.parametrize("name", list(CHAPTER_DECODERS))
+def test_chapter_decoders_match_pytorch_on_random_inputs(name, tmp_path):
+    build, forward, shapes = CHAPTER_DECODERS[name]
+    torch.manual_seed(0)
+    model = build().eval()
+    example = {k: torch.randn(s) for k, s in shapes.items()}
+    path = cl.export_onnx(model, example, tmp_path / "dec.onnx", forward=forward)
+    assert not list(tmp_path.glob("*.data")), "weights must be inside the single .onnx file"
+    g = torch.Generator().manual_seed(1)
+    for _ in range(5):
+        feeds = {k: 2 * torch.randn(s, generator=g) for k, s in shapes.items()}
+        with torch.no_grad():
+            expected = forward(model, *feeds.values()).numpy()
+        assert np.abs(_run(path, feeds) - expected).max() < 1e-4
+
+
+@pytest.mark.book
+def test_the_books_onnx_files_reproduce_their_pytorch_references(smoke_site):
+    """Each decoder the built book ships, run by onnxruntime on the slider's first
+    preset at both ends, gives the PyTorch output stored at export time."""
+    specs = sorted((smoke_site / "assets").glob("*.json"))
+    assert {p.stem for p in specs} >= {"ch05-vae-interpolation", "ch06-cvae-interpolation", "ch07-attribute-edit"}
+    for path in specs:
+        spec = json.loads(path.read_text())
+        preset = spec["presets"][0]
+        for ref in (spec["reference"], spec["reference_end"]):
+            feeds = {k: (torch.tensor(preset["a"][k]) + ref["value"] * torch.tensor(preset["b"][k]))
+                     .reshape(preset["shapes"][k]) for k in spec["inputs"]}
+            out = torch.from_numpy(_run(path.with_suffix(".onnx"), feeds)).reshape(-1)
+            if spec["activation"] == "sigmoid":
+                out = torch.sigmoid(out)
+            assert np.abs(out.numpy() - np.array(ref["output"])).max() < 1e-4, (path.stem, ref["value"])

@@ -116,19 +116,37 @@ def cvae_and_data():
     return model, x, y
 
 
-def test_interpolation_figure_marks_t_on_the_strip(cvae_and_data):
+def test_interpolation_picture_shows_frame_strip_and_t(cvae_and_data):
     model, x, y = cvae_and_data
     ts = np.linspace(0, 1, 5)
-    strip = cl.cvae_interpolation(model, x[0], 0, x[1], 1, ts)
-    frame = cl.cvae_interpolation(model, x[0], 0, x[1], 1, [0.5])[0]
-    fig = cl.interpolation_figure(strip, ts, frame, 0.5, left="a", right="b")
-    ax0, ax1 = fig.axes
-    assert ax0.get_title() == "t = 0.50"
-    np.testing.assert_allclose(ax0.images[0].get_array(), frame[0].numpy(), rtol=1e-6)
-    # the marker sits in the middle of the 5-image strip (width 5 * 16 pixels)
-    assert ax1.lines[0].get_xdata()[0] == pytest.approx(2.5 * 16)
+    strip = cl.cvae_interpolation(model, x[0], 0, x[1], 1, ts)           # (5, 1, 16, 16)
+    frame = cl.cvae_interpolation(model, x[0], 0, x[1], 1, [0.5])[0]      # (1, 16, 16)
+    pic = cl.interpolation_picture(strip, ts, frame, 0.5, scale=4)
+    # frame enlarged 4x on the left, strip enlarged 2x on the right, 8 px apart
+    assert pic.dtype == np.uint8 and pic.shape == (64, 64 + 8 + 5 * 32, 3)
+    expected = (frame[0].numpy() * 255).round()
+    np.testing.assert_allclose(pic[::4, :64:4, 0], expected, atol=1)      # grey: R = G = B
+    # the red bar sits on the centre of the middle image of the strip
+    x_t = 64 + 8 + int(2.5 * 32)
+    assert tuple(pic[32, x_t]) == (214, 39, 40) and tuple(pic[32, x_t - 40]) != (214, 39, 40)
+    # the strip's first image at 2x
+    np.testing.assert_allclose(pic[16:48:2, 72:104:2, 1], (strip[0, 0].numpy() * 255).round(), atol=1)
     with pytest.raises(ValueError, match="5 images but ts has 2"):
-        cl.interpolation_figure(strip, [0, 1], frame, 0.5)
+        cl.interpolation_picture(strip, [0, 1], frame, 0.5)
+
+
+def test_figure_widget_accepts_pictures_and_rejects_other_returns():
+    import io
+
+    from PIL import Image
+
+    t = widgets.FloatSlider(value=0.0, min=0.0, max=1.0)
+    box = cl.figure_widget(lambda t: np.full((4, 6, 3), int(255 * t), np.uint8), {"t": t})
+    t.value = 1.0
+    shown = np.asarray(Image.open(io.BytesIO(box.children[-1].value)))
+    assert shown.shape == (4, 6, 3) and (shown == 255).all()
+    with pytest.raises(ValueError, match="Figure or an RGB picture"):
+        cl.figure_widget(lambda t: np.zeros((4, 6)), {"t": widgets.FloatSlider()})
 
 
 def test_interpolation_widget_updates_and_caches(cvae_and_data):
