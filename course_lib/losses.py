@@ -28,6 +28,8 @@ def _same_shape(x_hat: torch.Tensor, x: torch.Tensor) -> None:
     if x_hat.shape != x.shape:
         raise ValueError(f"x_hat has shape {tuple(x_hat.shape)} but x has {tuple(x.shape)}; "
                          "they must match")
+    if x_hat.device != x.device:
+        raise ValueError(f"x_hat is on {x_hat.device} but x is on {x.device}; move one of them with .to(device)")
     if x.dim() < 2:
         raise ValueError(f"expected a batch (B, ...) of examples, got shape {tuple(x.shape)}")
 

@@ -102,6 +102,8 @@ def test_likelihoods_reject_mismatched_and_integer_inputs(name):
         loss(torch.zeros(B, 10), torch.rand(B, 9))
     with pytest.raises(TypeError, match="floating-point"):
         loss(torch.zeros(B, 10), torch.ones(B, 10, dtype=torch.long))
+    with pytest.raises(ValueError, match="x_hat is on meta but x is on cpu"):
+        loss(torch.empty(B, 10, device="meta"), torch.rand(B, 10))
 
 
 def test_bernoulli_rejects_images_outside_the_unit_interval():
