@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from machine import machine_info  # noqa: E402
+from machine import stamp, write_result  # noqa: E402
 
 
 class KernelWatcher:
@@ -159,16 +159,13 @@ def main(argv=None) -> int:
     for what, fn in (("book", bench_book), ("test", bench_test)):
         if args.only in (None, what):
             print(f"make {what}: cold, then warm ...", flush=True)
-            result[what] = {**fn(work), "commit": commit, "machine": machine_info(),
-                            "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
-            out.parent.mkdir(parents=True, exist_ok=True)
-            out.write_text(json.dumps(result, indent=1) + "\n")
+            result[what] = {**fn(work), "commit": commit, **stamp()}
+            write_result(out, result)   # after each command, so a later failure keeps it
             print(json.dumps({k: v for k, v in result[what].items() if k in ("cold", "warm")}, indent=1))
     if not args.keep:
         subprocess.run(["rm", "-rf", str(work)])
     else:
         print(f"clones kept in {work}")
-    print(f"wrote {out}")
     return 0
 
 

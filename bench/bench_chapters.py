@@ -21,7 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from machine import machine_info  # noqa: E402
+from machine import stamp, write_result  # noqa: E402
 
 PEAK = "import resource as _r; print('PEAK_RSS_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
 
@@ -56,12 +56,8 @@ def main(argv=None) -> int:
         row = run_chapter(path.resolve(), args.profile)
         print(json.dumps(row), flush=True)
         rows.append(row)
-    out = Path(args.out or ROOT / "bench" / "results" / f"chapters-{args.profile}.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"profile": args.profile, "machine": machine_info(),
-                               "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                               "chapters": rows}, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_result(args.out or ROOT / "bench" / "results" / f"chapters-{args.profile}.json",
+                 {"profile": args.profile, **stamp(), "chapters": rows})
     return 0
 
 

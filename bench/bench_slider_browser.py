@@ -8,8 +8,6 @@ slider 50 times and report the median decode time measured in the page.
 from __future__ import annotations
 
 import argparse
-import json
-import time
 import statistics
 import sys
 from pathlib import Path
@@ -20,7 +18,7 @@ sys.path.insert(0, str(ROOT))
 from tools.screenshot import open_site  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
-from machine import machine_info  # noqa: E402
+from machine import stamp, write_result  # noqa: E402
 
 MOVES = 50
 
@@ -56,12 +54,7 @@ def main(argv=None) -> int:
                 rows.append({"page": page_path.stem, "slider": sid.removeprefix("slider-"), "moves": len(times),
                              "median_ms": round(statistics.median(times), 2), "p90_ms": round(q[-1], 2)})
             page.close()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine_info(), "site": str(html),
-                               "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-                               "sliders": rows}, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_result(args.out, {**stamp(), "site": str(html), "sliders": rows})
     return 0
 
 

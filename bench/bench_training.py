@@ -27,14 +27,13 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 import course_lib as cl
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from machine import machine_info  # noqa: E402
+from machine import stamp, write_result  # noqa: E402
 
 
 def _mnist_ae():
@@ -209,15 +208,10 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "training.json"))
     args = parser.parse_args(argv)
     rows = throughput(args.steps)
-    result = {"machine": machine_info(), "steps": args.steps,
-              "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-              "throughput": rows, "growth": growth(args.steps)}
+    result = {**stamp(), "steps": args.steps, "throughput": rows, "growth": growth(args.steps)}
     if not args.no_compile:
         compiled(rows, args.steps)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_result(args.out, result)
     return 0
 
 

@@ -15,7 +15,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import matplotlib
@@ -30,7 +29,7 @@ import course_lib as cl  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from machine import machine_info  # noqa: E402
+from machine import stamp, write_result  # noqa: E402
 
 
 def _walk(widget):
@@ -87,7 +86,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "widgets.json"))
     args = parser.parse_args(argv)
     rows = []
-    for chapter, what, widget, name, in build_widgets():
+    for chapter, what, widget, name in build_widgets():
         slider = next(w for w in _walk(widget) if getattr(w, "description", None) == name)
         values = np.linspace(slider.min, slider.max, args.moves + 1)[1:]
         times = move(widget, name, values)
@@ -96,12 +95,7 @@ def main(argv=None) -> int:
                "p90_ms": round(1000 * statistics.quantiles(times, n=10)[-1], 1)}
         print(json.dumps(row), flush=True)
         rows.append(row)
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"machine": machine_info(), "measured": time.strftime("%Y-%m-%d %H:%M UTC",
-                                                                                    time.gmtime()),
-                               "widgets": rows}, indent=1) + "\n")
-    print(f"wrote {out}")
+    write_result(args.out, {**stamp(), "widgets": rows})
     return 0
 
 

@@ -1,10 +1,12 @@
-"""The machine a benchmark ran on, for the report: CPU model, cores, memory,
-torch version and threads, device."""
+"""The machine a benchmark ran on, for the report (CPU model, cores, memory,
+torch version and threads, device), and how every benchmark writes its result."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
+import time
 from pathlib import Path
 
 
@@ -32,3 +34,17 @@ def machine_info() -> dict:
     except ImportError:  # the build benchmark may run outside the virtualenv
         pass
     return info
+
+
+def stamp() -> dict:
+    """What every result records: the machine and the time of the measurement."""
+    return {"machine": machine_info(), "measured": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+
+
+def write_result(path: str | Path, result: dict) -> Path:
+    """Write one benchmark's result as JSON (read by bench/report.py)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {path}")
+    return path
