@@ -83,6 +83,9 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             mnist_beta=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=256),
             # importance-weighted test NLL: steps = K samples per image (chapter 8)
             mnist_iwae=Budget(steps=10, batch_size=50, test_size=50),
+            # the IWAE paper's one-layer VAE (chapter 8; cpu/full load checkpoints/) and its test NLL
+            mnist_burda=Budget(epochs=1, batch_size=100, lr=1e-3, train_size=500, test_size=100),
+            mnist_nll=Budget(steps=10, test_size=100),
             # thesis AE / VAE (dense) and conv VAE, per seed (chapter 9)
             mnist_thesis=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=500),
             mnist_thesis_conv=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=256, test_size=500),
@@ -113,6 +116,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             cvae_fashion=Budget(epochs=10, batch_size=256, lr=1e-3),
             mnist_beta=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=12000, test_size=2000),
             mnist_iwae=Budget(steps=500, batch_size=50, test_size=300),
+            mnist_burda=Budget(epochs=1094, batch_size=100, lr=1e-3),
+            mnist_nll=Budget(steps=5000),
             mnist_thesis=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=10000, test_size=5000),
             mnist_thesis_conv=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=8000, test_size=5000),
             tsne=Budget(test_size=2000),
@@ -137,6 +142,9 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             cvae_fashion=Budget(epochs=50, batch_size=256, lr=1e-3),
             mnist_beta=Budget(epochs=100, batch_size=128, lr=1e-3),
             mnist_iwae=Budget(steps=5000, batch_size=20),
+            # 1094 epochs = the IWAE paper's 3,280-epoch schedule compressed threefold (batch 100, not 20)
+            mnist_burda=Budget(epochs=1094, batch_size=100, lr=1e-3),
+            mnist_nll=Budget(steps=5000),
             mnist_thesis=Budget(epochs=30, batch_size=128, lr=1e-3),
             mnist_thesis_conv=Budget(epochs=30, batch_size=128, lr=1e-3),
             tsne=Budget(test_size=5000),

@@ -19,7 +19,7 @@ import platform
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
@@ -62,6 +62,17 @@ class ModelSpec:
     loss_description: str = "negative ELBO, Bernoulli likelihood from logits, sum over pixels, batch mean"
     #: how the test ELBO is estimated, for the manifest
     estimator: str = "one z ~ q(z|x) per test image, torch.manual_seed(seed)"
+    #: optimiser class and its keyword arguments besides the learning rate
+    optimizer: str = "AdamW"
+    optimizer_kwargs: dict = field(default_factory=dict)
+    #: learning-rate factor of epoch ``e`` (from 1), times the budget's lr; None = constant
+    lr_factor: Callable[[int], float] | None = None
+    #: called once on a fresh model with the training tensors (e.g. an output-bias init)
+    init: Callable[[nn.Module, Tensors], None] | None = None
+    #: extra test metrics for the manifest: ``(model, test, profile, seed) -> dict``
+    test_metrics: Callable[[nn.Module, Tensors, Profile, int], dict] | None = None
+    #: evaluate the test ELBO every this many epochs into the history (0 = never)
+    eval_every: int = 0
 
 
 def _fashion_data(budget: Budget, device: torch.device) -> tuple[Tensors, Tensors, dict]:
@@ -126,6 +137,71 @@ def _faces_loss(model, batch):
     return gaussian_vae_loss(model, batch, sigma=config["sigma"], beta=config["beta"])
 
 
+#: the binarised MNIST test set is drawn once with this seed (dynamic binarisation, fixed test set)
+MNIST_TEST_BINARIZE_SEED = 0
+
+
+def _binary_mnist_data(budget: Budget, device: torch.device) -> tuple[Tensors, Tensors, dict]:
+    from .data import DATASETS, data_root, load_images
+    from .vae_mnist import dynamic_binarize
+
+    train = load_images("mnist", "train", subset=budget.train_size, device=device)
+    test = load_images("mnist", "test", subset=budget.test_size, device=device)
+    gen = torch.Generator().manual_seed(MNIST_TEST_BINARIZE_SEED)
+    test_bin = dynamic_binarize(test.x.cpu(), generator=gen).to(test.x)
+    marker = data_root() / DATASETS["mnist"].folder / "raw" / "COMPLETE.json"
+    source = json.loads(marker.read_text()) if marker.is_file() else {}
+    info = {"dataset": "mnist", "source": source.get("package") or source.get("source"),
+            "binarisation": "dynamic: a fresh Bernoulli draw of every training image at every step; "
+                            f"the test images drawn once with torch.Generator seed {MNIST_TEST_BINARIZE_SEED}",
+            "train_images": len(train), "test_images": len(test)}
+    return (train.x,), (test_bin,), info
+
+
+def _build_mlp_bernoulli_vae(config: dict) -> nn.Module:
+    from .vae_mnist import mlp_bernoulli_vae
+
+    return mlp_bernoulli_vae(config["latent_dim"], tuple(config["hidden"]),
+                             {"tanh": nn.Tanh, "relu": nn.ReLU}[config["activation"]])
+
+
+def _binary_vae_loss(model, batch):
+    from .vae_mnist import mnist_vae_loss
+
+    return mnist_vae_loss(model, batch, binarize=True)
+
+
+def _init_bias(model, train):
+    from .vae_mnist import init_output_bias
+
+    init_output_bias(model, train[0])
+
+
+def _burda_lr(epoch: int) -> float:
+    from .vae_mnist import stepped_lr_factor
+
+    return stepped_lr_factor(epoch, scale=BURDA_SCHEDULE_SCALE)
+
+
+#: the IWAE paper's schedule (3^i epochs at 1e-3 * 10^(-i/7)) compressed by this factor
+BURDA_SCHEDULE_SCALE = 1 / 3
+
+
+def _nll_metrics(model, test, prof: Profile, seed: int) -> dict:
+    from .latent import iwae_log_likelihood
+
+    budget = prof["mnist_nll"]
+    k = int(budget.steps)
+    x = test[0][: budget.test_size] if budget.test_size else test[0]
+    gen = torch.Generator().manual_seed(seed)
+    ll = iwae_log_likelihood(model, x, k, batch_size=50, generator=gen)
+    n = len(ll)
+    return {"nll_nats_per_image": float(-ll.mean()), "nll_standard_error": float(ll.std() / n ** 0.5),
+            "nll_k": k, "nll_images": n,
+            "nll_estimator": f"importance-weighted bound L_K, K = {k} samples z ~ q(z|x) per image, "
+                             f"torch.Generator seed {seed}; standard error = std over images / sqrt(N)"}
+
+
 REGISTRY: dict[str, ModelSpec] = {
     "cvae-fashion": ModelSpec(
         name="cvae-fashion",
@@ -147,6 +223,26 @@ REGISTRY: dict[str, ModelSpec] = {
         loss_fn=_faces_loss,
         loss_description="negative ELBO, Gaussian likelihood N(x; sigmoid(logits), sigma^2 I) with its "
                          "normaliser, sum over pixels, batch mean",
+    ),
+    "vae-binary-mnist": ModelSpec(
+        name="vae-binary-mnist",
+        description="MLP VAE 784-200-200-50 (tanh) on dynamically binarised MNIST, the one-stochastic-layer "
+                    "model of Burda et al. 2015 (chapter 8)",
+        budget_key="mnist_burda",
+        config={"latent_dim": 50, "hidden": [200, 200], "activation": "tanh", "output_bias": "logit of mean image",
+                "lr_schedule": f"Burda et al. 2015, stage lengths ceil({BURDA_SCHEDULE_SCALE:.4g} * 3^i)"},
+        build=_build_mlp_bernoulli_vae,
+        load_data=_binary_mnist_data,
+        loss_fn=_binary_vae_loss,
+        loss_description="negative ELBO, Bernoulli likelihood from logits on a fresh binarisation of each batch, "
+                         "sum over pixels, batch mean",
+        estimator="one z ~ q(z|x) per binarised test image, torch.manual_seed(seed)",
+        optimizer="Adam",
+        optimizer_kwargs={"betas": (0.9, 0.999), "eps": 1e-4},
+        lr_factor=_burda_lr,
+        init=_init_bias,
+        test_metrics=_nll_metrics,
+        eval_every=10,
     ),
 }
 
@@ -199,7 +295,9 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
     test = tuple(t.to(device) for t in test)
     seed_everything(seed)
     model = spec.build(spec.config).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=budget.lr)
+    if spec.init is not None:
+        spec.init(model, train)
+    optimizer = getattr(torch.optim, spec.optimizer)(model.parameters(), lr=budget.lr, **spec.optimizer_kwargs)
     # what must agree for a resume state to be continued
     run = {"model": name, "config": spec.config, "seed": seed, "profile": prof.name,
            "batch_size": budget.batch_size, "lr": budget.lr, "train_images": len(train[0])}
@@ -224,6 +322,9 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
     interrupted = False
     try:
         for epoch in range(done + 1, epochs + 1):
+            if spec.lr_factor is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = budget.lr * spec.lr_factor(epoch)
             h = fit(model, spec.loss_fn, train, epochs=1, batch_size=budget.batch_size,
                     optimizer=optimizer, seed=seed * 100_003 + epoch, progress=progress,
                     desc=f"{name} epoch {epoch}/{epochs}")
@@ -231,6 +332,11 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
                 interrupted = True
                 break
             history.append({k: float(h[k].mean()) for k in h.keys})
+            history[-1]["lr"] = optimizer.param_groups[0]["lr"]
+            if spec.eval_every and (epoch % spec.eval_every == 0 or epoch == epochs):
+                with torch.random.fork_rng(devices=[]):  # the training stream stays untouched
+                    torch.manual_seed(seed)
+                    history[-1]["test_elbo"] = evaluate(model, spec.loss_fn, test, batch_size=1000).get("elbo")
             seconds += h.seconds
             done = epoch
             state = {"run": run, "epoch": done, "history": history, "seconds": seconds,
@@ -248,15 +354,16 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
 
     torch.manual_seed(seed)  # the test ELBO draws one z per image: make it reproducible
     test_parts = evaluate(model, spec.loss_fn, test, batch_size=1000)
+    extra = spec.test_metrics(model, test, prof, seed) if spec.test_metrics is not None else {}
     manifest = {
         "model": name, "description": spec.description, "config": spec.config, "seed": seed,
         "epochs": done, "profile": prof.name,
-        "training": {"optimizer": "AdamW", "lr": budget.lr, "batch_size": budget.batch_size,
-                     "loss": spec.loss_description},
+        "training": {"optimizer": spec.optimizer, **spec.optimizer_kwargs, "lr": budget.lr,
+                     "batch_size": budget.batch_size, "loss": spec.loss_description},
         "data": data_info,
         "test": {"elbo_nats_per_image": test_parts.get("elbo"), "recon_nats_per_image": test_parts.get("recon"),
                  "kl_nats_per_image": test_parts.get("kl"), "images": len(test[0]),
-                 "estimator": spec.estimator},
+                 "estimator": spec.estimator, **extra},
         "history": history,
         "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
         "wall_time_seconds": round(seconds, 1),

@@ -11,6 +11,7 @@ only counts steps for the warm-up.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -22,7 +23,8 @@ from .models import AEOutput, BernoulliVAE, check_input
 
 __all__ = ["IMAGE_SHAPE", "MnistVAE", "MnistAE", "dense_decoder", "conv_decoder", "thesis_model",
            "kl_per_dim", "free_bits_kl", "kl_warmup", "dynamic_binarize", "mnist_vae_loss",
-           "bernoulli_ae_loss", "VAEObjective"]
+           "bernoulli_ae_loss", "VAEObjective", "mlp_bernoulli_vae", "init_output_bias",
+           "stepped_lr_factor", "stepped_lr_epochs"]
 
 IMAGE_SHAPE = (1, 28, 28)
 D = 28 * 28
@@ -244,3 +246,56 @@ class VAEObjective:
                          binarize=self.binarize)
         parts["kl_weight"] = torch.tensor(w * self.beta)
         return parts
+
+
+# ---------------------------------------------------------------------------
+# The one-stochastic-layer VAE of the IWAE paper (Burda et al. 2015), chapter 8's anchor
+
+def mlp_bernoulli_vae(latent_dim: int = 50, hidden: tuple[int, ...] = (200, 200),
+                      activation: type[nn.Module] = nn.Tanh) -> MnistVAE:
+    """An MLP VAE for 28x28 images: ``784 -> hidden... -> (mu, logvar)`` and
+    ``L -> reversed(hidden)... -> 784`` Bernoulli logits, with ``activation``
+    after every hidden layer. The defaults are the model of Burda et al. (2015,
+    one stochastic layer): 784-200-200-50 with tanh."""
+    if latent_dim < 1 or not hidden or min(hidden) < 1:
+        raise ValueError(f"latent_dim and hidden sizes must be positive, got {latent_dim}, {hidden}")
+    sizes = [D, *hidden]
+    body: list[nn.Module] = [nn.Flatten()]
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        body += [nn.Linear(n_in, n_out), activation()]
+    dec_sizes = [latent_dim, *reversed(hidden)]
+    decoder: list[nn.Module] = []
+    for n_in, n_out in zip(dec_sizes[:-1], dec_sizes[1:]):
+        decoder += [nn.Linear(n_in, n_out), activation()]
+    decoder += [nn.Linear(dec_sizes[-1], D), nn.Unflatten(1, IMAGE_SHAPE)]
+    return MnistVAE(nn.Sequential(*body), hidden[-1], nn.Sequential(*decoder), latent_dim)
+
+
+@torch.no_grad()
+def init_output_bias(model: MnistVAE, x: torch.Tensor, eps: float = 1e-3) -> None:
+    r"""Set the decoder's last bias to the logit of the mean training image,
+    :math:`b = \log \bar x - \log(1 - \bar x)` (clipped to ``[eps, 1 - eps]``): the
+    untrained decoder then starts at the pixel marginals instead of 0.5 everywhere."""
+    last = [m for m in model.decoder.modules() if isinstance(m, nn.Linear)][-1]
+    mean = x.flatten(1).mean(0).clamp(eps, 1 - eps).to(last.bias)
+    last.bias.copy_(torch.logit(mean))
+
+
+def stepped_lr_factor(epoch: int, scale: float = 1.0, stages: int = 8) -> float:
+    r"""The learning-rate schedule of Burda et al. (2015) as a factor of the base
+    rate: stage ``i = 0 .. stages-1`` lasts :math:`\lceil s\,3^i\rceil` epochs at
+    :math:`10^{-i/7}` (``s = scale``; ``s = 1`` is the paper's 3,280 epochs).
+    ``epoch`` counts from 1; past the last stage the last factor stays."""
+    if epoch < 1:
+        raise ValueError(f"epoch counts from 1, got {epoch}")
+    end = 0
+    for i in range(stages):
+        end += math.ceil(scale * 3 ** i)
+        if epoch <= end:
+            return 10 ** (-i / 7)
+    return 10 ** (-(stages - 1) / 7)
+
+
+def stepped_lr_epochs(scale: float = 1.0, stages: int = 8) -> int:
+    """How many epochs :func:`stepped_lr_factor` spans with this ``scale``."""
+    return sum(math.ceil(scale * 3 ** i) for i in range(stages))
