@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine: `make book` and `make test`.
 # With a folder named book/ at the top, every target must be .PHONY.
-.PHONY: help venv data book test test-unit bench lab clean
+.PHONY: help venv data book test test-unit bench gpu-check lab clean
 
 PYTHON ?= python3
 VENV   := .venv
@@ -13,6 +13,7 @@ help:
 	@echo "make book   build the book (executes every chapter) -> _build/html/index.html"
 	@echo "make test   unit tests + every chapter under COURSE_PROFILE=smoke + a smoke book build"
 	@echo "make bench  benchmarks -> book/running_costs.md (BENCH_BUILDS=1: also time make book/test from fresh clones)"
+	@echo "make gpu-check  on a CUDA machine: every chapter on the GPU (smoke), then the full profile -> bench/results/gpu.json"
 	@echo "make lab    JupyterLab with the course installed"
 	@echo "make data   fetch the data sets only"
 
@@ -33,14 +34,19 @@ data: $(STAMP)
 book: data
 	$(BIN)/python tools/build_book.py $(if $(PROFILE),--profile $(PROFILE))
 
+# COURSE_STRICT=1: the chapters run with strict placement (course_lib.strict_placement), so a
+# tensor that would sit on the wrong device on a GPU fails here too
 test: data
-	COURSE_PROFILE=smoke COURSE_PROGRESS=0 $(BIN)/python -m pytest
+	COURSE_PROFILE=smoke COURSE_STRICT=1 COURSE_PROGRESS=0 $(BIN)/python -m pytest
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest tests -m "not book"
 
 bench: data
 	$(BIN)/python bench/run_all.py
+
+gpu-check: data
+	$(BIN)/python bench/gpu_check.py
 
 lab: data
 	$(BIN)/jupyter lab --notebook-dir=.

@@ -14,8 +14,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -26,22 +28,50 @@ from machine import stamp, write_result  # noqa: E402
 PEAK = "import resource as _r; print('PEAK_RSS_KB', _r.getrusage(_r.RUSAGE_SELF).ru_maxrss)"
 
 
-def run_chapter(path: Path, profile: str) -> dict:
+def run_chapter(path: Path, profile: str, env: dict[str, str] | None = None, timeout: float = 3600,
+                probe: str = PEAK) -> dict:
+    """Run one chapter in a fresh kernel under ``profile`` (and the extra environment
+    ``env``), stopping after ``timeout`` seconds; return its time and what ``probe``
+    (a last cell) printed. Raises nbclient's errors when a cell fails or times out."""
     import nbformat
     from nbclient import NotebookClient
 
     nb = nbformat.read(str(path), as_version=4)
-    nb.cells.append(nbformat.v4.new_code_cell(PEAK))
-    os.environ["COURSE_PROFILE"] = profile
-    os.environ["COURSE_PROGRESS"] = "0"
-    client = NotebookClient(nb, timeout=3600, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    start = time.perf_counter()
-    client.execute()
-    seconds = time.perf_counter() - start
+    nb.cells.append(nbformat.v4.new_code_cell(probe))
+    saved = dict(os.environ)
+    os.environ.update({"COURSE_PROFILE": profile, "COURSE_PROGRESS": "0", **(env or {})})
+    try:
+        client = NotebookClient(nb, timeout=None, kernel_name="python3",
+                                resources={"metadata": {"path": str(path.parent)}})
+        start = time.perf_counter()
+        with _deadline(timeout):
+            client.execute()
+        seconds = time.perf_counter() - start
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
     text = "".join(o.get("text", "") for o in nb.cells[-1].outputs)
-    kb = int(text.split("PEAK_RSS_KB")[1].split()[0])
-    return {"chapter": path.stem, "seconds": round(seconds, 1), "peak_rss_mb": round(kb / 1000)}
+    row = {"chapter": path.stem, "seconds": round(seconds, 1)}
+    if "PEAK_RSS_KB" in text:
+        row["peak_rss_mb"] = round(int(text.split("PEAK_RSS_KB")[1].split()[0]) / 1000)
+    row["probe"] = text.strip()
+    return row
+
+
+@contextmanager
+def _deadline(seconds: float):
+    """Raise TimeoutError in the main thread after ``seconds`` (a whole-notebook limit;
+    nbclient's own timeout is per cell)."""
+    def expire(signum, frame):
+        raise TimeoutError(f"stopped after {seconds:.0f} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, max(1.0, seconds))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def main(argv=None) -> int:
@@ -54,6 +84,7 @@ def main(argv=None) -> int:
     rows = []
     for path in paths:
         row = run_chapter(path.resolve(), args.profile)
+        row.pop("probe")
         print(json.dumps(row), flush=True)
         rows.append(row)
     write_result(args.out or ROOT / "bench" / "results" / f"chapters-{args.profile}.json",

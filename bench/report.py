@@ -34,6 +34,8 @@ def _machine(m: dict) -> str:
     parts = [f"{m.get('cpu', '?')}", f"{m.get('cores', '?')} cores"]
     if m.get("memory_gb"):
         parts.append(f"{m['memory_gb']} GB")
+    if m.get("gpu"):
+        parts.append(f"GPU {m['gpu']}")
     if m.get("torch"):
         parts.append(f"torch {m['torch']} ({m.get('torch_threads', '?')} threads"
                      f"{', CUDA' if m.get('cuda') else ', no GPU'})")
@@ -179,12 +181,37 @@ def sliders_section(w: dict | None, br: dict | None) -> str:
     return s
 
 
+def gpu_section(g: dict | None) -> str:
+    s = "## On a GPU\n\n"
+    if not g:
+        return s + ("*Not measured yet: no CUDA machine has run the prepared check. On one, `make gpu-check` "
+                    "(or `python bench/gpu_check.py`) runs every chapter on the GPU under the smoke profile, "
+                    "then each chapter under the full profile within an 11-minute budget, and fills in this "
+                    "section.*\n")
+    gpu = g["machine"].get("gpu") or g["device"]
+    s += (f"Every chapter under the smoke profile on `{g['device']}` ({gpu}), with `fit` checking that the "
+          "model and its batches sit on the GPU; then each chapter under the full profile, sharing a budget "
+          f"of {g['budget_seconds'] / 60:.0f} minutes (a chapter the budget stopped says so: the full "
+          "profile is then trimmed by the budget, not finished).\n\n")
+    full = {r["chapter"]: r for r in g["full"]}
+    rows = []
+    for r in g["smoke"]:
+        f = full.get(r["chapter"], {})
+        mem = f.get("peak_gpu_mb")
+        rows.append([r["chapter"], r["status"] + (f" ({r['seconds']:.0f} s)" if r.get("seconds") else ""),
+                     f.get("status", "-"), _minutes(f["seconds"]) if f.get("seconds") else "-",
+                     f"{mem} MB" if mem is not None else "-"])
+    s += _table(["chapter", "smoke on the GPU", "full profile", "full: time", "full: peak GPU memory"], rows)
+    return s + f"\n\nMeasured {g['measured']} on {_machine(g['machine'])}; {_minutes(g['seconds'])} in all.\n"
+
+
 def render(results: Path) -> str:
     builds = _load(results, "builds")
     return "\n".join([INTRO, builds_section(builds),
                       chapters_section(_load(results, "chapters-smoke"), builds),
                       training_section(_load(results, "training")),
-                      sliders_section(_load(results, "widgets"), _load(results, "browser"))])
+                      sliders_section(_load(results, "widgets"), _load(results, "browser")),
+                      gpu_section(_load(results, "gpu"))])
 
 
 def main(argv=None) -> int:

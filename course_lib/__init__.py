@@ -50,7 +50,8 @@ _EXPORTS = {
                   "thesis_model", "mnist_vae_loss"],
     "latent": ["Silhouette", "active_units", "encode_dataset", "iwae_log_likelihood", "knn_accuracy",
                "rate_distortion_figure", "silhouette", "tsne_2d"],
-    "utils": ["NotebookSetup", "get_device", "seed_everything", "setup_notebook", "show_source"],
+    "utils": ["NotebookSetup", "STRICT_DTYPE", "get_device", "model_device", "model_dtype", "seed_everything",
+              "setup_notebook", "show_source", "strict_placement", "to_model", "to_numpy"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}
 

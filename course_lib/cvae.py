@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .losses import bernoulli_log_likelihood, elbo, gaussian_kl
+from .utils import to_model
 from .models import VAEMixin, VAEOutput, check_input
 
 __all__ = ["CVAEConfig", "ConditionalVAE", "cvae_loss", "cvae_interpolation", "class_swap",
@@ -213,13 +214,13 @@ def cvae_interpolation(model: ConditionalVAE, x0: torch.Tensor, y0: int, x1: tor
     model.eval()
     try:
         dev = model._device()
-        ts = torch.as_tensor(ts, dtype=torch.float32).reshape(-1).to(dev)
+        ts = to_model(torch.as_tensor(ts, dtype=torch.float32).reshape(-1), model)
         if len(ts) == 0:
             raise ValueError("ts must hold at least one value of t")
         for name, x in (("x0", x0), ("x1", x1)):
             if x.dim() != 3:
                 raise ValueError(f"{name} must be one image (C, H, W), got shape {tuple(x.shape)}")
-        x = torch.stack([x0, x1]).to(dev)
+        x = to_model(torch.stack([x0, x1]), model)
         y = torch.tensor([int(y0), int(y1)], device=dev)
         mu, _ = model.encode(x, y)
         onehot = model.one_hot(y, 2)
@@ -239,7 +240,7 @@ def class_swap(model: ConditionalVAE, x: torch.Tensor, y: torch.Tensor) -> torch
     was_training = model.training
     model.eval()
     try:
-        mu, _ = model.encode(x, y)
+        mu, _ = model.encode(*to_model((x, y), model))
         N, K = len(mu), model.n_classes
         z = mu.repeat_interleave(K, dim=0)  # (N*K, L): each code K times
         classes = torch.arange(K, device=mu.device).repeat(N)  # 0..K-1, 0..K-1, ...
@@ -263,7 +264,7 @@ def temperature_samples(model: ConditionalVAE, eps: torch.Tensor, temperature: f
     try:
         K, S = model.n_classes, len(eps)
         dev = model._device()
-        z = (temperature * eps.to(dev)).repeat(K, 1)  # (K*S, L)
+        z = (temperature * to_model(eps, model)).repeat(K, 1)  # (K*S, L)
         classes = torch.arange(K, device=dev).repeat_interleave(S)
         return torch.sigmoid(model.decode(z, classes)).view(K, S, *model.config.image_shape)
     finally:

@@ -422,10 +422,11 @@ def swiss_roll(n: int, noise: float = 0.1, seed: int | np.random.RandomState | N
         raise ValueError(f"n must be positive, got {n}")
     mean, std = _swiss_roll_stats(float(noise))
     x, t = make_swiss_roll(n, noise=noise, random_state=seed)
-    x = torch.as_tensor((x[:, [0, 2]] - mean) / std, dtype=torch.float32, device=device)
-    if return_t:
-        return x, torch.as_tensor(t, dtype=torch.float32, device=device)
-    return x
+    x = torch.as_tensor((x[:, [0, 2]] - mean) / std, dtype=torch.float32)
+    t = torch.as_tensor(t, dtype=torch.float32)
+    if device is not None:  # placed with .to(device), the one way the course moves data
+        x, t = x.to(device), t.to(device)
+    return (x, t) if return_t else x
 
 
 def swiss_roll_sampler(noise: float = 0.1, seed: int = 0,

@@ -16,6 +16,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .utils import to_model
+
 from .faces import FACE_ATTRIBUTES, FaceAttributes, make_faces
 from .losses import bernoulli_log_likelihood, elbo, gaussian_kl, gaussian_log_likelihood
 from .models import BernoulliVAE, check_input
@@ -184,7 +186,8 @@ def predict_attributes(model: AttributeRegressor, x: torch.Tensor, batch_size: i
     was = model.training
     model.eval()
     try:
-        return torch.cat([model(x[i:i + batch_size]).cpu() for i in range(0, len(x), batch_size)]).numpy()
+        return torch.cat([model(to_model(x[i:i + batch_size], model)).cpu()
+                          for i in range(0, len(x), batch_size)]).numpy()
     finally:
         model.train(was)
 

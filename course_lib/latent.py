@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .utils import to_model
 from .losses import bernoulli_log_likelihood, iwae_bound, log_normal_diag
 
 __all__ = ["rate_distortion_figure", "encode_dataset", "active_units", "Silhouette", "silhouette", "knn_accuracy", "tsne_2d",
@@ -40,7 +41,7 @@ def encode_dataset(model: nn.Module, x: torch.Tensor, batch_size: int = 1000,
     was = model.training
     model.eval()
     try:
-        outs = [model.encode(x[i:i + batch_size]) for i in range(0, len(x), batch_size)]
+        outs = [model.encode(to_model(x[i:i + batch_size], model)) for i in range(0, len(x), batch_size)]
     finally:
         model.train(was)
     if isinstance(outs[0], tuple):
@@ -58,7 +59,7 @@ def active_units(mu: torch.Tensor, threshold: float = 0.01) -> tuple[int, torch.
     data set; returns the count and ``A`` (L,)."""
     if mu.dim() != 2 or len(mu) < 2:
         raise ValueError(f"mu must have shape (N, L) with N >= 2, got {tuple(mu.shape)}")
-    a = mu.double().var(dim=0, unbiased=False).to(mu.dtype)
+    a = mu.detach().cpu().double().var(dim=0, unbiased=False).to(mu.dtype)  # no float64 on MPS
     return int((a > threshold).sum()), a
 
 
@@ -143,7 +144,7 @@ def iwae_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: i
     out = []
     try:
         for i in range(0, len(x), batch_size):
-            xb = x[i:i + batch_size]
+            xb = to_model(x[i:i + batch_size], model)
             b = len(xb)
             mu, logvar = model.encode(xb)
             chunk = max(1, max_rows // b)

@@ -19,6 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .utils import to_model
+
 __all__ = ["encode_mean", "attribute_vector", "class_means", "decode_images", "edit", "edit_many"]
 
 
@@ -40,7 +42,7 @@ def encode_mean(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> to
     try:
         parts = []
         for i in range(0, len(x), batch_size):
-            out = model.encode(x[i:i + batch_size].to(_device(model)))
+            out = model.encode(to_model(x[i:i + batch_size], model))
             parts.append(out[0] if isinstance(out, tuple) else out)
         return torch.cat(parts)
     finally:
@@ -87,7 +89,7 @@ def decode_images(model: nn.Module, z: torch.Tensor, logits: bool = True) -> tor
     was = model.training
     model.eval()
     try:
-        out = model.decode(z.to(_device(model)))
+        out = model.decode(to_model(z, model))
         return torch.sigmoid(out) if logits else out
     finally:
         model.train(was)

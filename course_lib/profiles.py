@@ -77,13 +77,13 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             faces_vae=Budget(epochs=1, batch_size=64, lr=2e-3, train_size=256),
             faces_regressor=Budget(epochs=1, batch_size=64, lr=2e-3, train_size=256, test_size=200),
             mnist_gen=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=500),
-            # conditional conv VAE on Fashion-MNIST 32x32 (chapter 6); cpu/full load checkpoints/
+            # conditional conv VAE on Fashion-MNIST 32x32 (chapter 6); cpu/full load course_lib/pretrained/
             cvae_fashion=Budget(epochs=1, batch_size=64, lr=1e-3, train_size=512, test_size=256),
             # dense Bernoulli VAEs on binarised MNIST: beta sweep and collapse fixes (chapter 8)
             mnist_beta=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=256),
             # importance-weighted test NLL: steps = K samples per image (chapter 8)
             mnist_iwae=Budget(steps=10, batch_size=50, test_size=50),
-            # the IWAE paper's one-layer VAE (chapter 8; cpu/full load checkpoints/) and its test NLL
+            # the IWAE paper's one-layer VAE (chapter 8; cpu/full load course_lib/pretrained/) and its test NLL
             mnist_burda=Budget(epochs=1, batch_size=100, lr=1e-3, train_size=500, test_size=100),
             mnist_nll=Budget(steps=10, test_size=100),
             # thesis AE / VAE (dense) and conv VAE, per seed (chapter 9)

@@ -34,8 +34,9 @@ from .utils import get_device, seed_everything
 
 __all__ = ["ModelSpec", "REGISTRY", "CHECKPOINT_DIR", "TrainResult", "train_model", "load_or_train_model"]
 
-#: where the committed checkpoints live (the repository's ``checkpoints/`` folder)
-CHECKPOINT_DIR = Path(__file__).resolve().parent.parent / "checkpoints"
+#: where the pretrained weights live: ``course_lib/pretrained/``, package data, so that a plain
+#: ``pip install`` of the course (Colab, Kaggle) brings them along with their manifests
+CHECKPOINT_DIR = Path(__file__).resolve().parent / "pretrained"
 
 Tensors = tuple[torch.Tensor, ...]
 
@@ -411,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="budget (default: $COURSE_PROFILE, else full with CUDA, cpu without)")
     parser.add_argument("--epochs", type=int, default=None, help="override the profile's epochs")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=str(CHECKPOINT_DIR), help="output folder (default: checkpoints/)")
+    parser.add_argument("--out", default=str(CHECKPOINT_DIR), help="output folder (default: course_lib/pretrained/)")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
     parser.add_argument("--fresh", action="store_true", help="ignore a resume state and start afresh")
     args = parser.parse_args(argv)

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .utils import model_device, to_model
+
 __all__ = ["History", "NonFiniteLossError", "fit", "evaluate", "batches"]
 
 Batch = Union[torch.Tensor, tuple]
@@ -131,6 +133,19 @@ def _deferred_sigint(state: dict):
         signal.signal(signal.SIGINT, previous)
 
 
+def _check_expected_device(model: nn.Module, batch: Batch) -> None:
+    """``COURSE_EXPECT_DEVICE=cuda`` (set by the GPU check): fail unless the model and
+    its batches really sit on that kind of device."""
+    expected = os.environ.get("COURSE_EXPECT_DEVICE", "").strip()
+    if not expected:
+        return
+    kind = torch.device(expected).type
+    tensors = [t for t in (batch if isinstance(batch, (tuple, list)) else (batch,)) if isinstance(t, torch.Tensor)]
+    found = {str(model_device(model))} | {str(t.device) for t in tensors}
+    if any(torch.device(d).type != kind for d in found):
+        raise RuntimeError(f"COURSE_EXPECT_DEVICE={expected}, but the model and its batch are on {sorted(found)}")
+
+
 def fit(model: nn.Module, loss_fn: LossFn, data: Data, *, steps: int | None = None,
         epochs: int | None = None, batch_size: int = 128, lr: float = 1e-3,
         optimizer: torch.optim.Optimizer | None = None,
@@ -141,7 +156,8 @@ def fit(model: nn.Module, loss_fn: LossFn, data: Data, *, steps: int | None = No
 
     ``data`` is an in-memory data set (a tensor or a tuple of tensors, shuffled
     into batches every epoch) or a callable ``batch_size -> batch`` that draws
-    fresh data (toy problems). Give ``steps`` (optimiser updates) or ``epochs``.
+    fresh data (toy problems). Each batch is moved to the model's device and
+    dtype (:func:`course_lib.to_model`), so the data may stay on the CPU. Give ``steps`` (optimiser updates) or ``epochs``.
     The optimiser defaults to Adam with learning rate ``lr``.
 
     * **Ctrl-C / kernel interrupt**: the current step finishes, training stops,
@@ -168,11 +184,13 @@ def fit(model: nn.Module, loss_fn: LossFn, data: Data, *, steps: int | None = No
     optimizer = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
 
     def stream() -> Iterator[Batch]:
+        # every batch goes to the model's device and dtype, wherever the data live
         if steps_per_epoch is None:
             while True:
-                yield data(batch_size)
+                yield to_model(data(batch_size), model)
         while True:
-            yield from batches(data, batch_size, shuffle=True, generator=generator)
+            for batch in batches(data, batch_size, shuffle=True, generator=generator):
+                yield to_model(batch, model)
 
     history = History(steps_per_epoch=steps_per_epoch)
     bar = None
@@ -188,7 +206,10 @@ def fit(model: nn.Module, loss_fn: LossFn, data: Data, *, steps: int | None = No
         with _deferred_sigint(state):
             it = stream()
             for step in range(1, total + 1):
-                parts = _parts(loss_fn(model, next(it)))
+                batch = next(it)
+                if step == 1:
+                    _check_expected_device(model, batch)
+                parts = _parts(loss_fn(model, batch))
                 values = {k: float(v.detach()) for k, v in parts.items()}
                 if not all(math.isfinite(v) for v in values.values()):
                     shown = ", ".join(f"{k}={v:.4g}" for k, v in values.items())
@@ -235,6 +256,7 @@ def evaluate(model: nn.Module, loss_fn: LossFn, data: Data, batch_size: int = 10
     count = 0
     try:
         for batch in batches(data, batch_size, shuffle=False):
+            batch = to_model(batch, model)
             size = len(batch[0] if isinstance(batch, tuple) else batch)
             for k, v in _parts(loss_fn(model, batch)).items():
                 totals[k] = totals.get(k, 0.0) + float(v) * size

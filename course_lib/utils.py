@@ -12,7 +12,8 @@ import torch
 
 from .profiles import Profile, get_profile
 
-__all__ = ["get_device", "seed_everything", "show_source", "setup_notebook", "NotebookSetup"]
+__all__ = ["get_device", "seed_everything", "show_source", "setup_notebook", "NotebookSetup",
+           "model_device", "model_dtype", "to_model", "to_numpy", "strict_placement", "STRICT_DTYPE"]
 
 _DEVICES = ("cuda", "mps", "cpu")
 
@@ -45,6 +46,108 @@ def get_device(name: str | None = None) -> torch.device:
     if device.type == "mps" and not _mps_available():
         raise RuntimeError(f"device {name!r} requested (COURSE_DEVICE?) but MPS is not available")
     return device
+
+
+def model_device(model: torch.nn.Module) -> torch.device:
+    """The device of ``model``'s first parameter (or buffer); the CPU for a model without any."""
+    for t in (*model.parameters(), *model.buffers()):
+        return t.device
+    return torch.device("cpu")
+
+
+def model_dtype(model: torch.nn.Module) -> torch.dtype:
+    """The floating-point dtype of ``model``'s first floating parameter (or buffer);
+    torch's default dtype for a model without any."""
+    for t in (*model.parameters(), *model.buffers()):
+        if t.is_floating_point():
+            return t.dtype
+    return torch.get_default_dtype()
+
+
+def to_model(data, model: torch.nn.Module):
+    """``data`` (a tensor, or a tuple/list/dict of them) on ``model``'s device, with
+    floating-point tensors in the model's dtype; integer tensors (labels) keep
+    theirs. This is how every ``course_lib`` function feeds a model, so the same
+    call works whether the model sits on the CPU, a CUDA GPU or Apple's MPS."""
+    device, dtype = model_device(model), model_dtype(model)
+
+    def move(t):
+        if isinstance(t, torch.Tensor):
+            return t.to(device=device, dtype=dtype if t.is_floating_point() else t.dtype)
+        if isinstance(t, tuple):
+            return tuple(move(u) for u in t)
+        if isinstance(t, list):
+            return [move(u) for u in t]
+        if isinstance(t, dict):
+            return {k: move(v) for k, v in t.items()}
+        return t
+
+    return move(data)
+
+
+def to_numpy(t) -> np.ndarray:
+    """A tensor on any device (or anything array-like) as a NumPy array, detached, on the CPU."""
+    if isinstance(t, torch.Tensor):
+        return t.detach().cpu().numpy()
+    return np.asarray(t)
+
+
+# ---------------------------------------------------------------------------
+# Strict placement: a CPU stand-in for a second device, so that tests without a
+# GPU catch the tensors that would sit on the wrong device on CUDA or MPS.
+
+#: the dtype that strict placement gives everything moved with ``.to(device)``
+STRICT_DTYPE = torch.float64
+#: setting this environment variable (to 1) turns strict placement on in ``setup_notebook``
+STRICT_ENV = "COURSE_STRICT"
+_ORIGINAL_TO: dict[str, object] = {}
+
+
+def _device_only(args: tuple, kwargs: dict) -> bool:
+    """Does a ``.to(...)`` call name a device and no dtype (nor a tensor to copy both from)?"""
+    if kwargs.get("dtype") is not None or any(isinstance(a, (torch.dtype, torch.Tensor)) for a in args):
+        return False
+    if kwargs.get("device") is not None:
+        return True
+    return bool(args) and isinstance(args[0], (str, torch.device, int))
+
+
+def strict_placement(enable: bool = True) -> None:
+    """Make ``.to(device)`` (on tensors and modules) also convert floating-point
+    values to float64, while torch's factories keep making float32.
+
+    On a GPU, a tensor created without ``device=`` stays on the CPU and a model
+    on the GPU refuses it. On a machine without a GPU every tensor is on the CPU,
+    so that mistake is invisible. Under strict placement it becomes visible: the
+    model (placed with ``.to(device)``) holds float64 weights, the stray tensor
+    is float32, and :func:`course_lib.check_input` refuses it as CUDA would.
+    ``make test`` runs every chapter this way (``COURSE_STRICT=1``).
+    ``enable=False`` restores the original methods."""
+    if not enable:
+        for name, original in _ORIGINAL_TO.items():
+            setattr(torch.Tensor if name == "tensor" else torch.nn.Module, "to", original)
+        _ORIGINAL_TO.clear()
+        return
+    if _ORIGINAL_TO:
+        return
+    tensor_to, module_to = torch.Tensor.to, torch.nn.Module.to
+
+    def strict_tensor_to(self, *args, **kwargs):
+        if self.is_floating_point() and _device_only(args, kwargs):
+            kwargs["dtype"] = STRICT_DTYPE
+        return tensor_to(self, *args, **kwargs)
+
+    def strict_module_to(self, *args, **kwargs):
+        if _device_only(args, kwargs):
+            kwargs["dtype"] = STRICT_DTYPE
+        return module_to(self, *args, **kwargs)
+
+    _ORIGINAL_TO.update(tensor=tensor_to, module=module_to)
+    torch.Tensor.to, torch.nn.Module.to = strict_tensor_to, strict_module_to
+
+
+def strict_placement_requested() -> bool:
+    return os.environ.get(STRICT_ENV, "").strip().lower() in ("1", "true", "yes")
 
 
 def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
@@ -88,9 +191,10 @@ class NotebookSetup:
     seed: int
 
     def banner(self) -> str:
+        strict = " | strict placement (float64)" if _ORIGINAL_TO else ""
         return (
             f"course_lib | profile: {self.profile.name} | device: {self.device} | "
-            f"torch {torch.__version__} | seed: {self.seed}"
+            f"torch {torch.__version__} | seed: {self.seed}{strict}"
         )
 
 
@@ -101,6 +205,8 @@ def setup_notebook(seed: int = 0, profile: str | None = None, device: str | None
 
     setup = NotebookSetup(get_profile(profile), get_device(device), seed)
     seed_everything(seed)
+    if strict_placement_requested():
+        strict_placement()
     plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "axes.grid": False,
                          "figure.figsize": (6.0, 4.0), "font.size": 10})
     print(setup.banner())

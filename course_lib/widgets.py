@@ -150,11 +150,12 @@ def decode_interpolation(model, x0, x1, ts):
     if x0.shape != x1.shape or tuple(x0.shape) != tuple(model.input_shape):
         raise ValueError(f"x0 and x1 must both have shape {tuple(model.input_shape)}, "
                          f"got {tuple(x0.shape)} and {tuple(x1.shape)}")
-    device = next(model.parameters()).device
+    from .utils import to_model
+
     with torch.no_grad():
-        codes = model.encode(torch.stack([x0, x1]).to(device))
+        codes = model.encode(to_model(torch.stack([x0, x1]), model))
         z = codes[0] if isinstance(codes, tuple) else codes  # a VAE's encode gives (mu, logvar)
-        t = ts.to(device).unsqueeze(1)
+        t = to_model(ts, model).unsqueeze(1)
         return model.decode((1 - t) * z[0] + t * z[1]).cpu()
 
 
@@ -391,10 +392,11 @@ def denoise(model, x, kind: str, strength: float, seed: int = 0):
 
     from .corruption import corrupt
 
-    device = next(model.parameters()).device
+    from .utils import to_model
+
     x_tilde = corrupt(x.detach().cpu(), kind, strength, generator=seed)
     with torch.no_grad():
-        x_hat = model(x_tilde.to(device)).x_hat.cpu()
+        x_hat = model(to_model(x_tilde, model)).x_hat.cpu()
     return x_tilde, x_hat
 
 

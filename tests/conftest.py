@@ -9,9 +9,15 @@ os.environ.setdefault("COURSE_PROGRESS", "0")
 
 @pytest.fixture(autouse=True)
 def _no_profile_env(monkeypatch):
-    """Unit tests choose profiles explicitly; the smoke profile of `make test`
-    is for the notebooks."""
+    """Unit tests choose profiles explicitly; the smoke profile and the strict
+    placement of `make test` are for the notebooks (nbval kernels)."""
     monkeypatch.delenv("COURSE_DEVICE", raising=False)
+    monkeypatch.delenv("COURSE_STRICT", raising=False)
+    monkeypatch.delenv("COURSE_EXPECT_DEVICE", raising=False)
+    yield
+    import course_lib as cl
+
+    cl.strict_placement(False)
 
 
 @pytest.fixture(scope="session")

@@ -49,3 +49,18 @@ def test_the_committed_page_matches_the_committed_results():
     page = (ROOT / "book" / "running_costs.md").read_text()
     assert page == report.render(ROOT / "bench" / "results"), \
         "book/running_costs.md is stale: run `python bench/report.py` (or `make bench`)"
+
+
+def test_gpu_section_says_it_was_not_run_and_then_shows_the_check(tmp_path):
+    assert "no CUDA machine has run the prepared check" in report.render(tmp_path)
+    machine = {**MACHINE, "cuda": True, "gpu": "Test GPU 80GB"}
+    (tmp_path / "gpu.json").write_text(json.dumps({
+        "machine": machine, "measured": "today", "device": "cuda", "budget_seconds": 660.0, "seconds": 640.0,
+        "smoke": [{"chapter": "01_a", "ok": True, "status": "passed", "seconds": 9.0},
+                  {"chapter": "02_b", "ok": False, "status": "failed", "error": "boom"}],
+        "full": [{"chapter": "01_a", "ok": True, "status": "passed", "seconds": 123.0, "peak_gpu_mb": 4321},
+                 {"chapter": "02_b", "ok": False, "status": "stopped by the time budget after 300 s"}]}))
+    text = report.render(tmp_path)
+    assert "| 01_a | passed (9 s) | passed | 2.0 min | 4321 MB |" in text
+    assert "| 02_b | failed | stopped by the time budget after 300 s | - | - |" in text
+    assert "GPU Test GPU 80GB" in text and "11 minutes" in text

@@ -30,13 +30,32 @@ def test_chapter_follows_the_course_layout(path):
     cells = nb["cells"]
     assert cells[0]["cell_type"] == "markdown" and "".join(cells[0]["source"]).startswith("# ")
     assert "Learning goals" in "".join(cells[0]["source"])
-    first_code = next("".join(c["source"]) for c in cells if c["cell_type"] == "code")
-    assert "import course_lib as cl" in first_code and "cl.setup_notebook(" in first_code
+    code_cells = [c for c in cells if c["cell_type"] == "code"]
+    imports = "".join(code_cells[1]["source"])
+    assert "import course_lib as cl" in imports and "cl.setup_notebook(" in imports
     text = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
     assert "## Summary" in text and "## Exercises" in text
     assert text.count(":class: dropdown") >= 2, "exercises need hidden solutions"
     code = "\n".join("".join(c["source"]) for c in cells if c["cell_type"] == "code")
     assert "cuda" not in code, "chapters must not name a device; use setup.device"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_first_code_cell_is_the_bootstrap_cell_for_the_configured_repository(path):
+    """Colab/Kaggle: the first code cell installs the course from the repository URL of
+    _config.yml (the launch buttons' URL), and is collapsed in the rendered book."""
+    import sys
+
+    sys.path.insert(0, str(ROOT / "tools"))
+    import nbtools
+
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    first = next(c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+    expected = nbtools.bootstrap_cell(url)
+    assert "".join(first["source"]) == expected.source, \
+        f"refresh it with `python tools/nbtools.py bootstrap {path.relative_to(ROOT)}`"
+    assert f"git+{url}" in expected.source
+    assert "hide-cell" in first["metadata"]["tags"]
 
 
 def _toc_files(entries):
