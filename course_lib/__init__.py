@@ -32,7 +32,8 @@ _EXPORTS = {
     "estimators": ["reparam_gradients", "score_function_gradients"],
     "plotting": ["image_grid", "image_mosaic", "plot_history", "scatter2d"],
     "profiles": ["PROFILES", "Budget", "Profile", "get_profile", "profile_name"],
-    "train": ["CHECKPOINT_DIR", "REGISTRY", "TrainResult", "load_or_train_model", "train_model"],
+    "train": ["CHECKPOINT_DIR", "MNIST_TEST_BINARIZE_SEED", "REGISTRY", "TrainResult", "load_or_train_model",
+              "train_model"],
     "training": ["History", "NonFiniteLossError", "batches", "evaluate", "fit"],
     "widgets": ["ae_interpolation_widget", "attribute_edit_widget", "decode_interpolation", "denoise",
                 "denoising_widget", "draw_denoising", "draw_interpolation", "draw_latent_interpolation",
@@ -48,9 +49,9 @@ _EXPORTS = {
     "vae_mnist": ["MnistAE", "MnistVAE", "VAEObjective", "bernoulli_ae_loss", "conv_decoder",
                   "dense_decoder", "dynamic_binarize", "free_bits_kl", "kl_per_dim", "kl_warmup",
                   "thesis_model", "mnist_vae_loss"],
-    "latent": ["Silhouette", "active_units", "encode_dataset", "iwae_log_likelihood", "knn_accuracy",
+    "latent": ["Silhouette", "active_units", "encode_dataset", "iwae_log_likelihood", "iwae_nll", "NLLEstimate", "knn_accuracy",
                "rate_distortion_figure", "silhouette", "tsne_2d"],
-    "utils": ["NotebookSetup", "STRICT_DTYPE", "get_device", "model_device", "model_dtype", "seed_everything",
+    "utils": ["NotebookSetup", "STRICT_DTYPE", "eval_mode", "get_device", "model_device", "model_dtype", "seed_everything",
               "setup_notebook", "show_source", "strict_placement", "to_model", "to_numpy"],
 }
 _WHERE = {name: module for module, names in _EXPORTS.items() for name in names}

@@ -8,17 +8,17 @@ the scikit-learn ones return plain floats and numpy arrays.
 from __future__ import annotations
 
 import math
-from typing import Mapping, NamedTuple
+from typing import Callable, Mapping, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from .utils import to_model
+from .utils import eval_mode, to_model
 from .losses import bernoulli_log_likelihood, iwae_bound, log_normal_diag
 
 __all__ = ["rate_distortion_figure", "encode_dataset", "active_units", "Silhouette", "silhouette", "knn_accuracy", "tsne_2d",
-           "iwae_log_likelihood"]
+           "iwae_log_likelihood", "iwae_nll", "NLLEstimate"]
 
 
 def _np(a) -> np.ndarray:
@@ -127,22 +127,26 @@ def tsne_2d(codes, n: int | None = None, seed: int = 0, perplexity: float = 30.0
 
 @torch.no_grad()
 def iwae_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: int = 100,
-                        max_rows: int = 20000, generator: torch.Generator | None = None) -> torch.Tensor:
-    r"""Importance-weighted estimate of :math:`\log p(x)` for a Bernoulli VAE, per image:
+                        max_rows: int = 20000, generator: torch.Generator | None = None,
+                        log_likelihood: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
+                        ) -> torch.Tensor:
+    r"""Importance-weighted estimate of :math:`\log p(x)` for a VAE, per example:
 
     .. math:: \mathcal{L}_K(x) = \log\frac1K\sum_{k=1}^K \frac{p(x\mid z_k)\,p(z_k)}{q(z_k\mid x)},
               \quad z_k \sim q(z\mid x)
 
     a lower bound that tends to :math:`\log p(x)` as K grows (Burda et al. 2015).
-    The K samples are decoded in chunks of at most ``max_rows`` images. ``x``
-    (N, 1, 28, 28) must be binary for the result to be a log-probability.
-    Returns (N,) in nats; the test NLL is ``-result.mean()``."""
+    ``model.encode(x)`` gives ``(mu, logvar)`` of :math:`q(z\mid x)`, the prior is
+    :math:`\mathcal{N}(0, I)`, and ``log_likelihood(model.decode(z), x)`` is
+    :math:`\log p(x\mid z)` per example (default: Bernoulli from logits, for which
+    ``x`` must be binary). The K samples are decoded in chunks of at most
+    ``max_rows`` examples. Returns (N,) in nats; the test NLL is ``-result.mean()``
+    (see :func:`iwae_nll` for it with its standard error)."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    was = model.training
-    model.eval()
+    log_likelihood = log_likelihood or bernoulli_log_likelihood
     out = []
-    try:
+    with eval_mode(model):
         for i in range(0, len(x), batch_size):
             xb = to_model(x[i:i + batch_size], model)
             b = len(xb)
@@ -151,20 +155,36 @@ def iwae_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: i
             lw = []
             for start in range(0, k, chunk):
                 kk = min(chunk, k - start)
-                eps = torch.randn((kk, *mu.shape), generator=generator,
+                eps = torch.randn((kk, *mu.shape), generator=generator, dtype=mu.dtype,
                                   device=generator.device if generator is not None else mu.device)
                 z = mu + (0.5 * logvar).exp() * eps.to(mu.device)                  # (kk, b, L)
-                logits = model.decode(z.flatten(0, 1))                             # (kk*b, 1, 28, 28)
-                log_px_z = bernoulli_log_likelihood(logits, xb.repeat(kk, 1, 1, 1)).view(kk, b)
+                x_hat = model.decode(z.flatten(0, 1))                              # (kk*b, ...)
+                log_px_z = log_likelihood(x_hat, xb.repeat(kk, *[1] * (xb.dim() - 1))).view(kk, b)
                 log_pz = log_normal_diag(z, torch.zeros_like(z), torch.zeros_like(z))
                 log_qz = log_normal_diag(z, mu, logvar)
                 lw.append(log_px_z + log_pz - log_qz)
             log_w = torch.cat(lw)                                                  # (K, b)
             out.append(iwae_bound(log_w, torch.zeros_like(log_w), torch.zeros_like(log_w)))
-    finally:
-        model.train(was)
     return torch.cat(out)
 
+
+class NLLEstimate(NamedTuple):
+    """A test negative log-likelihood in nats per example, its Monte-Carlo standard
+    error (std over examples / sqrt(n)), K and the number of examples."""
+
+    nll: float
+    standard_error: float
+    k: int
+    n: int
+
+
+def iwae_nll(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
+             **kwargs) -> NLLEstimate:
+    """:func:`iwae_log_likelihood` averaged over ``x``: the NLL estimate with its standard error."""
+    ll = iwae_log_likelihood(model, x, k, generator=generator, **kwargs).double().cpu()
+    n = len(ll)
+    se = float(ll.std() / math.sqrt(n)) if n > 1 else float("nan")
+    return NLLEstimate(float(-ll.mean()), se, int(k), n)
 
 
 def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samples: int = 16):

@@ -32,7 +32,8 @@ from .profiles import Budget, Profile, get_profile
 from .training import evaluate, fit
 from .utils import get_device, seed_everything
 
-__all__ = ["ModelSpec", "REGISTRY", "CHECKPOINT_DIR", "TrainResult", "train_model", "load_or_train_model"]
+__all__ = ["ModelSpec", "REGISTRY", "CHECKPOINT_DIR", "MNIST_TEST_BINARIZE_SEED", "TrainResult", "train_model",
+           "load_or_train_model"]
 
 #: where the pretrained weights live: ``course_lib/pretrained/``, package data, so that a plain
 #: ``pip install`` of the course (Colab, Kaggle) brings them along with their manifests
@@ -189,16 +190,14 @@ BURDA_SCHEDULE_SCALE = 1 / 3
 
 
 def _nll_metrics(model, test, prof: Profile, seed: int) -> dict:
-    from .latent import iwae_log_likelihood
+    from .latent import iwae_nll
 
     budget = prof["mnist_nll"]
-    k = int(budget.steps)
     x = test[0][: budget.test_size] if budget.test_size else test[0]
-    gen = torch.Generator().manual_seed(seed)
-    ll = iwae_log_likelihood(model, x, k, batch_size=50, generator=gen)
-    n = len(ll)
-    return {"nll_nats_per_image": float(-ll.mean()), "nll_standard_error": float(ll.std() / n ** 0.5),
-            "nll_k": k, "nll_images": n,
+    est = iwae_nll(model, x, int(budget.steps), generator=torch.Generator().manual_seed(seed), batch_size=50)
+    k = est.k
+    return {"nll_nats_per_image": est.nll, "nll_standard_error": est.standard_error,
+            "nll_k": k, "nll_images": est.n,
             "nll_estimator": f"importance-weighted bound L_K, K = {k} samples z ~ q(z|x) per image, "
                              f"torch.Generator seed {seed}; standard error = std over images / sqrt(N)"}
 

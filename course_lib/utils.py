@@ -5,7 +5,9 @@ from __future__ import annotations
 import inspect
 import os
 import random
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -13,7 +15,7 @@ import torch
 from .profiles import Profile, get_profile
 
 __all__ = ["get_device", "seed_everything", "show_source", "setup_notebook", "NotebookSetup",
-           "model_device", "model_dtype", "to_model", "to_numpy", "strict_placement", "STRICT_DTYPE"]
+           "model_device", "model_dtype", "to_model", "eval_mode", "to_numpy", "strict_placement", "STRICT_DTYPE"]
 
 _DEVICES = ("cuda", "mps", "cpu")
 
@@ -62,6 +64,18 @@ def model_dtype(model: torch.nn.Module) -> torch.dtype:
         if t.is_floating_point():
             return t.dtype
     return torch.get_default_dtype()
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
+    """``with eval_mode(model):`` runs the block in eval mode (dropout off, batch norm
+    on its running statistics) and restores the mode the model had, even on errors."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
 
 
 def to_model(data, model: torch.nn.Module):

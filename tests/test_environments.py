@@ -72,7 +72,8 @@ def test_checkpoints_are_package_data():
     import tomllib
 
     config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
-    patterns = config["package-data"]["course_lib"]
+    assert "course_lib.pretrained" in config["packages"]
+    patterns = [f"pretrained/{p}" for p in config["package-data"]["course_lib.pretrained"]]
     weights = sorted((ROOT / "course_lib" / "pretrained").glob("*.pt"))
     assert weights, "no pretrained weights in course_lib/pretrained/"
     for w in weights:

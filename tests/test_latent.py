@@ -3,6 +3,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import course_lib as cl
 
@@ -135,3 +136,57 @@ def test_rate_distortion_figure():
     assert (float(x[0]), float(y[0])) == (10.0, 85.0)
     with pytest.raises(KeyError, match="trained betas"):
         cl.rate_distortion_figure(results, 2.0)
+
+
+class _LinearGaussianVAE(nn.Module):
+    """Chapter 4's exact linear-Gaussian model as a VAE whose encoder gives a diagonal
+    Gaussian: the exact posterior's mean and the diagonal of its covariance."""
+
+    def __init__(self, lg):
+        super().__init__()
+        self.lg = lg
+        self.W = nn.Parameter(lg.W.clone())
+        self.b = nn.Parameter(lg.b.clone())
+        self.latent_dim = lg.latent_dim
+
+    def encode(self, x):
+        mean, cov = self.lg.posterior(x)
+        return mean, cov.diagonal().log().expand_as(mean)
+
+    def decode(self, z):
+        return z @ self.W.T + self.b
+
+
+def _gaussian_ll(lg):
+    return lambda x_hat, x: cl.gaussian_log_likelihood(x_hat, x, lg.sigma)
+
+
+class TestNLLEstimatorAgainstTheExactModel:
+    def test_exact_for_every_k_when_q_is_the_true_posterior(self):
+        # orthogonal columns of W: the true posterior is diagonal, so q = p(z|x) and every weight is p(x)
+        q, _ = torch.linalg.qr(torch.randn(6, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
+        lg = cl.LinearGaussian(q * torch.tensor([2.0, 0.7], dtype=torch.float64), sigma=0.5)
+        x = lg.sample(50, generator=torch.Generator().manual_seed(1))
+        model = _LinearGaussianVAE(lg)
+        for k in (1, 7):
+            ll = cl.iwae_log_likelihood(model, x, k, log_likelihood=_gaussian_ll(lg))
+            torch.testing.assert_close(ll, lg.log_marginal(x))
+
+    def test_converges_to_log_p_as_k_grows_with_its_standard_error(self):
+        g = torch.Generator().manual_seed(3)
+        u = torch.randn(6, 1, generator=g, dtype=torch.float64)
+        w = torch.cat([u, u + 0.3 * torch.randn(6, 1, generator=g, dtype=torch.float64)], dim=1)
+        lg = cl.LinearGaussian(w, sigma=0.5)   # nearly parallel columns: a correlated posterior
+        x = lg.sample(200, generator=torch.Generator().manual_seed(4))
+        model = _LinearGaussianVAE(lg)
+        exact = float(lg.log_marginal(x).mean())
+        est = {k: cl.iwae_nll(model, x, k, generator=torch.Generator().manual_seed(k),
+                              log_likelihood=_gaussian_ll(lg)) for k in (1, 100, 5000)}
+        gaps = {k: e.nll + exact for k, e in est.items()}           # -L_K - (-log p) >= 0
+        assert gaps[1] > 0.05, "the test needs a posterior the diagonal q cannot match"
+        assert gaps[1] > gaps[100] > gaps[5000] > -3 * est[5000].standard_error
+        assert gaps[5000] < 0.05 * gaps[1]
+        ll = lg.log_marginal(x)
+        expected_se = float(ll.std() / len(ll) ** 0.5)
+        assert est[5000].standard_error == pytest.approx(expected_se, rel=0.05)
+        assert (est[5000].k, est[5000].n) == (5000, 200)
