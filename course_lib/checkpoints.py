@@ -1,5 +1,5 @@
 """Pretrained weights: save them with a manifest, load them only when they are
-the right ones, otherwise train (COURSE_PLAN section 3).
+the right ones, otherwise train.
 
 A checkpoint is two files side by side: ``<name>.pt`` (the ``state_dict``) and
 ``<name>.json`` (the manifest: model name, config, seed, epochs, data source,
@@ -22,7 +22,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-__all__ = ["CheckpointMismatchError", "Loaded", "sha256_file", "git_commit", "save_checkpoint",
+__all__ = ["CheckpointMismatchError", "Loaded", "sha256_file", "save_checkpoint",
            "read_manifest", "check_checkpoint", "load_or_train"]
 
 

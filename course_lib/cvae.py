@@ -3,7 +3,7 @@
 The class label ``y`` enters both networks (Sohn et al., 2015): the encoder sees
 the image with the one-hot label broadcast as ``K`` extra constant channels, the
 decoder sees ``[z, one_hot(y)]``. The decoder returns *logits*; the Bernoulli
-log-likelihood is computed from them (COURSE_PLAN section 6), never from
+log-likelihood is computed from them (stable when the sigmoid saturates), never from
 ``sigmoid(logits).log()``.
 
 Also here: the pure compute functions behind the chapter's widgets
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .losses import bernoulli_log_likelihood, elbo, gaussian_kl
-from .utils import to_model
+from .utils import eval_mode, to_model
 from .models import VAEMixin, VAEOutput, check_input
 
 __all__ = ["CVAEConfig", "ConditionalVAE", "cvae_loss", "cvae_interpolation", "class_swap",
@@ -210,9 +210,7 @@ def cvae_interpolation(model: ConditionalVAE, x0: torch.Tensor, y0: int, x1: tor
     pixel means ``sigmoid(decode(z_t, c_t))``, shape (T, C, H, W). ``x0``, ``x1``
     are single images (C, H, W); t = 0 and t = 1 give the two reconstructions.
     """
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         dev = model._device()
         ts = to_model(torch.as_tensor(ts, dtype=torch.float32).reshape(-1), model)
         if len(ts) == 0:
@@ -228,8 +226,6 @@ def cvae_interpolation(model: ConditionalVAE, x0: torch.Tensor, y0: int, x1: tor
         z = (1 - t) * mu[0] + t * mu[1]
         c = (1 - t) * onehot[0] + t * onehot[1]
         return torch.sigmoid(model.decode(z, c))
-    finally:
-        model.train(was_training)
 
 
 @torch.no_grad()
@@ -237,16 +233,12 @@ def class_swap(model: ConditionalVAE, x: torch.Tensor, y: torch.Tensor) -> torch
     """Encode images x (N, C, H, W) with their labels y (N,), keep the posterior
     means and decode each under every class: returns (N, K, C, H, W) pixel means
     (the "style transfer" grid: row = image, column = class)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         mu, _ = model.encode(*to_model((x, y), model))
         N, K = len(mu), model.n_classes
         z = mu.repeat_interleave(K, dim=0)  # (N*K, L): each code K times
         classes = torch.arange(K, device=mu.device).repeat(N)  # 0..K-1, 0..K-1, ...
         return torch.sigmoid(model.decode(z, classes)).view(N, K, *x.shape[1:])
-    finally:
-        model.train(was_training)
 
 
 @torch.no_grad()
@@ -259,13 +251,9 @@ def temperature_samples(model: ConditionalVAE, eps: torch.Tensor, temperature: f
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if eps.dim() != 2 or eps.shape[1] != model.latent_dim:
         raise ValueError(f"eps must have shape (S, {model.latent_dim}), got {tuple(eps.shape)}")
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         K, S = model.n_classes, len(eps)
         dev = model._device()
         z = (temperature * to_model(eps, model)).repeat(K, 1)  # (K*S, L)
         classes = torch.arange(K, device=dev).repeat_interleave(S)
         return torch.sigmoid(model.decode(z, classes)).view(K, S, *model.config.image_shape)
-    finally:
-        model.train(was_training)

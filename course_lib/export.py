@@ -1,5 +1,5 @@
 """Sliders that work in the static book: decoders exported to ONNX and run in the
-reader's browser by onnxruntime-web (COURSE_PLAN section 7).
+reader's browser by onnxruntime-web.
 
 In a live notebook an ipywidgets slider calls PyTorch; in the rendered HTML
 there is no kernel. ``latent_slider`` therefore exports the decoder to a
@@ -28,6 +28,8 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import torch
 from torch import nn
+
+from .utils import eval_mode, to_model
 
 __all__ = ["export_onnx", "latent_slider", "site_assets_dir"]
 
@@ -135,15 +137,11 @@ def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None
         return {k: (torch.as_tensor(a).float() + s * torch.as_tensor(b).float()).cpu().unsqueeze(0)
                 for k, (a, b) in lines[0].items()}
 
-    device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
     references = []
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(model):
         for s in (s_min, s_max):
-            out = _run(model, forward, [t.to(device) for t in inputs_at(s).values()]).detach().float().cpu()
+            out = _run(model, forward, to_model(list(inputs_at(s).values()), model)).detach().float().cpu()
             references.append({"value": s, "output": _listify(torch.sigmoid(out) if activation == "sigmoid" else out)})
-    model.train(was_training)
     first = inputs_at(s_min)
 
     out_dir = site_assets_dir()

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .utils import to_model
+from .utils import eval_mode, to_model
 
 from .faces import FACE_ATTRIBUTES, FaceAttributes, make_faces
 from .losses import bernoulli_log_likelihood, elbo, gaussian_kl, gaussian_log_likelihood
@@ -183,13 +183,9 @@ def attribute_loss(model: AttributeRegressor, batch) -> dict[str, torch.Tensor]:
 @torch.no_grad()
 def predict_attributes(model: AttributeRegressor, x: torch.Tensor, batch_size: int = 1024) -> np.ndarray:
     """Scores (N, K) of images (N, 3, H, W), in eval mode."""
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         return torch.cat([model(to_model(x[i:i + batch_size], model)).cpu()
                           for i in range(0, len(x), batch_size)]).numpy()
-    finally:
-        model.train(was)
 
 
 def r2_scores(pred: np.ndarray, attrs: FaceAttributes, names: Sequence[str] = FACE_ATTRIBUTES) -> dict[str, float]:

@@ -38,12 +38,8 @@ def encode_dataset(model: nn.Module, x: torch.Tensor, batch_size: int = 1000,
     """Codes of a whole data set ``x`` (N, ...) in eval mode: the AE's ``z`` or the
     VAE's posterior mean ``mu`` (N, L); with ``with_logvar`` a VAE also returns
     ``logvar`` (N, L)."""
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         outs = [model.encode(to_model(x[i:i + batch_size], model)) for i in range(0, len(x), batch_size)]
-    finally:
-        model.train(was)
     if isinstance(outs[0], tuple):
         mu, logvar = (torch.cat(t) for t in zip(*outs))
         return (mu, logvar) if with_logvar else mu

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .utils import to_model
+from .utils import eval_mode, to_model
 
 __all__ = ["encode_mean", "attribute_vector", "class_means", "decode_images", "edit", "edit_many"]
 
@@ -37,16 +37,12 @@ def encode_mean(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> to
     """Codes (N, L) of images (N, ...): the posterior mean ``mu`` for a VAE (whose
     ``encode`` returns ``(mu, logvar)``), the code itself for an autoencoder.
     Runs in eval mode, batch by batch."""
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         parts = []
         for i in range(0, len(x), batch_size):
             out = model.encode(to_model(x[i:i + batch_size], model))
             parts.append(out[0] if isinstance(out, tuple) else out)
         return torch.cat(parts)
-    finally:
-        model.train(was)
 
 
 def attribute_vector(z: torch.Tensor, has: torch.Tensor | np.ndarray,
@@ -86,13 +82,9 @@ def class_means(z: torch.Tensor, y: torch.Tensor, n_classes: int | None = None) 
 def decode_images(model: nn.Module, z: torch.Tensor, logits: bool = True) -> torch.Tensor:
     """Images in [0, 1] of codes ``z`` (N, L): ``sigmoid(decode(z))`` for a
     decoder that outputs logits, ``decode(z)`` otherwise. Eval mode."""
-    was = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         out = model.decode(to_model(z, model))
         return torch.sigmoid(out) if logits else out
-    finally:
-        model.train(was)
 
 
 def edit(model: nn.Module, x: torch.Tensor, z_attr: torch.Tensor, alphas: Sequence[float],

@@ -3,7 +3,7 @@
 Every model exposes ``encode`` and ``decode`` and returns a named output from
 ``forward``. Training loops live in :mod:`course_lib.training`, never in a
 model: ``nn.Module.train(mode)`` is how ``.eval()`` switches modes, so a
-training loop named ``train`` would break it (COURSE_PLAN section 6).
+training loop named ``train`` would break it.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Run profiles: one notebook, three training budgets (COURSE_PLAN section 3).
+"""Run profiles: one notebook, three training budgets.
 
 ``smoke`` proves that a chapter runs end to end in seconds (CI, ``make test``);
 ``cpu`` gives results that look right in minutes on a 2-core laptop; ``full``

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .utils import model_device, to_model
+from .utils import eval_mode, model_device, to_model
 
 __all__ = ["History", "NonFiniteLossError", "fit", "evaluate", "batches"]
 
@@ -250,19 +250,15 @@ def fit(model: nn.Module, loss_fn: LossFn, data: Data, *, steps: int | None = No
 @torch.no_grad()
 def evaluate(model: nn.Module, loss_fn: LossFn, data: Data, batch_size: int = 1024) -> dict[str, float]:
     """Mean of every loss part over an in-memory data set (eval mode, no grad)."""
-    was_training = model.training
-    model.eval()
     totals: dict[str, float] = {}
     count = 0
-    try:
+    with eval_mode(model):
         for batch in batches(data, batch_size, shuffle=False):
             batch = to_model(batch, model)
             size = len(batch[0] if isinstance(batch, tuple) else batch)
             for k, v in _parts(loss_fn(model, batch)).items():
                 totals[k] = totals.get(k, 0.0) + float(v) * size
             count += size
-    finally:
-        model.train(was_training)
     if count == 0:
         raise ValueError("evaluate got an empty data set")
     return {k: v / count for k, v in totals.items()}

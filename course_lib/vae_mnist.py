@@ -21,7 +21,7 @@ from torch import nn
 from .losses import bernoulli_log_likelihood, elbo, gaussian_kl
 from .models import AEOutput, BernoulliVAE, check_input
 
-__all__ = ["IMAGE_SHAPE", "MnistVAE", "MnistAE", "dense_decoder", "conv_decoder", "thesis_model",
+__all__ = ["MnistVAE", "MnistAE", "dense_decoder", "conv_decoder", "thesis_model",
            "kl_per_dim", "free_bits_kl", "kl_warmup", "dynamic_binarize", "mnist_vae_loss",
            "bernoulli_ae_loss", "VAEObjective", "mlp_bernoulli_vae", "init_output_bias",
            "stepped_lr_factor", "stepped_lr_epochs"]

@@ -150,9 +150,10 @@ def decode_interpolation(model, x0, x1, ts):
     if x0.shape != x1.shape or tuple(x0.shape) != tuple(model.input_shape):
         raise ValueError(f"x0 and x1 must both have shape {tuple(model.input_shape)}, "
                          f"got {tuple(x0.shape)} and {tuple(x1.shape)}")
-    from .utils import to_model
+    from .utils import eval_mode, to_model
 
-    with torch.no_grad():
+    # eval mode: with batch norm, each t must not depend on the other ts decoded with it
+    with torch.no_grad(), eval_mode(model):
         codes = model.encode(to_model(torch.stack([x0, x1]), model))
         z = codes[0] if isinstance(codes, tuple) else codes  # a VAE's encode gives (mu, logvar)
         t = to_model(ts, model).unsqueeze(1)
@@ -392,10 +393,10 @@ def denoise(model, x, kind: str, strength: float, seed: int = 0):
 
     from .corruption import corrupt
 
-    from .utils import to_model
+    from .utils import eval_mode, to_model
 
     x_tilde = corrupt(x.detach().cpu(), kind, strength, generator=seed)
-    with torch.no_grad():
+    with torch.no_grad(), eval_mode(model):
         x_hat = model(to_model(x_tilde, model)).x_hat.cpu()
     return x_tilde, x_hat
 

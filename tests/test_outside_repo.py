@@ -79,7 +79,7 @@ def test_chapter_runs_outside_the_repository_after_installing_the_course(bare_en
     shutil.copy(CHAPTER, work / CHAPTER.name)
     nb = nbformat.read(str(work / CHAPTER.name), as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(
-        "import course_lib as _cl, course_lib.train as _t\n"
+        "import course_lib as _cl, course_lib.pretrain as _t\n"
         "print('FROM', _cl.__file__)\n"
         "print('WEIGHTS', sorted(p.name for p in _t.CHECKPOINT_DIR.glob('*.pt')))"))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp / "jupyter"))

@@ -67,13 +67,30 @@ def test_setup_notebook_prints_one_banner_line(capsys):
     assert setup.profile.name == "smoke" and setup.seed == 7
 
 
-def test_every_public_name_is_exported_once_and_importable():
-    """Two modules exporting the same name would silently shadow each other."""
+def test_every_public_name_is_exported_once_and_is_its_modules_object():
+    """Two modules exporting the same name would silently shadow each other; a name in a
+    module's __all__ that the package does not re-export (or the reverse) is drift."""
+    import pkgutil
     from collections import Counter
 
-    names = [n for ns in cl._EXPORTS.values() for n in ns]
+    modules = {m.__name__.rsplit(".", 1)[1]: m for m in cl._MODULES}
+    on_disk = {info.name for info in pkgutil.iter_modules(cl.__path__)} - {"__main__"}
+    assert on_disk == set(modules), f"modules not re-exported: {sorted(on_disk - set(modules))}"
+    names = [n for m in modules.values() for n in m.__all__]
     assert [n for n, c in Counter(names).items() if c > 1] == []
-    for name in cl.__all__:
-        assert getattr(cl, name) is not None
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+    assert sorted(names) == cl.__all__
+    for module in modules.values():
+        for name in module.__all__:
+            assert getattr(cl, name) is getattr(module, name), f"{module.__name__}.{name}"
+    with pytest.raises(AttributeError, match="has no attribute 'nope'"):
         cl.nope
+
+
+def test_docstrings_do_not_send_the_reader_to_planning_documents():
+    """A reader of the package has the code and the book, not the project's planning notes."""
+    import inspect
+    import re
+
+    for module in cl._MODULES:
+        text = inspect.getsource(module)
+        assert not re.search(r"COURSE_PLAN|\bissue \d+", text), module.__name__

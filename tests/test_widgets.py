@@ -264,3 +264,17 @@ def test_draw_denoising_and_widget():
     kind.value = "blur"
     strength.value = 0.2
     assert box.last_seconds >= 0
+
+
+def test_decode_interpolation_of_a_batch_norm_model_does_not_depend_on_the_other_ts():
+    """Each t's image is the model's output for that t alone: eval mode, whatever the
+    other values of t decoded in the same call (batch norm in training mode would mix them)."""
+    torch.manual_seed(0)
+    model = cl.conv_vae(8, 3, 32, 8)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    model.train()
+    x0, x1 = torch.rand(2, 3, 32, 32)
+    alone = cl.decode_interpolation(model, x0, x1, [0.5])
+    among = cl.decode_interpolation(model, x0, x1, [0.0, 0.5, 1.0])
+    torch.testing.assert_close(among[1], alone[0])
+    assert model.training, "the model's mode is restored"

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import course_lib as cl
-from course_lib.train import REGISTRY, main, train_model
+from course_lib.pretrain import REGISTRY, main, train_model
 
 
 def tiny_data(n_train=96, n_test=40):
