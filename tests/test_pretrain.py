@@ -32,14 +32,19 @@ def test_registry_has_the_chapter_6_model():
     assert cl.PROFILES["full"][spec.budget_key].epochs == 50  # the source notes' setting
 
 
-def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path):
+def test_interrupted_run_resumes_and_matches_an_uninterrupted_one(tmp_path, capsys):
     kw = dict(profile="smoke", epochs=3, seed=1, device="cpu", data=tiny_data(), progress=False)
     first = train_model("cvae-fashion", out=tmp_path / "a", epoch_callback=stop_after(1), **kw)
     assert first.interrupted and first.epochs_done == 1 and first.manifest is None
     assert (tmp_path / "a" / "cvae-fashion.resume.pt").is_file()
     assert not (tmp_path / "a" / "cvae-fashion.pt").exists()
 
-    resumed = train_model("cvae-fashion", out=tmp_path / "a", **kw)
+    trained_epochs = []
+    capsys.readouterr()
+    resumed = train_model("cvae-fashion", out=tmp_path / "a", epoch_callback=trained_epochs.append, **kw)
+    # it really resumed: only epochs 2 and 3 were trained, after saying so
+    assert trained_epochs == [2, 3]
+    assert "resuming after epoch 1" in capsys.readouterr().out
     assert not resumed.interrupted and resumed.epochs_done == 3
     m = resumed.manifest
     assert m["epochs"] == 3 and len(m["history"]) == 3
@@ -106,3 +111,52 @@ def test_faces_vae_is_registered_trains_and_loads_back(tmp_path):
     assert loaded.source == "loaded"
     for a, b in zip(loaded.model.state_dict().values(), result.model.state_dict().values()):
         torch.testing.assert_close(a, b)
+
+
+def tiny_binary_mnist(n_train=120, n_test=40):
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n_train + n_test, 1, 28, 28, generator=g) ** 3    # grey levels, mostly dark
+    test = cl.dynamic_binarize(x[n_train:], generator=torch.Generator().manual_seed(1))
+    return (x[:n_train],), (test,), {"dataset": "random grey levels", "train_images": n_train}
+
+
+def test_the_iwae_paper_vae_records_its_nll_learning_rates_and_test_curve(tmp_path):
+    from course_lib.pretrain import BURDA_SCHEDULE_SCALE
+
+    spec = REGISTRY["vae-binary-mnist"]
+    smoke = cl.get_profile("smoke")
+    result = train_model("vae-binary-mnist", profile="smoke", epochs=3, out=tmp_path, device="cpu",
+                         data=tiny_binary_mnist(), progress=False)
+    m = result.manifest
+    t = m["test"]
+    assert t["nll_k"] == smoke["mnist_nll"].steps and t["nll_images"] == 40
+    assert t["nll_standard_error"] > 0
+    assert m["training"]["optimizer"] == "Adam" and m["training"]["eps"] == spec.optimizer_kwargs["eps"]
+    lr = smoke[spec.budget_key].lr
+    expected = [lr * cl.stepped_lr_factor(e, BURDA_SCHEDULE_SCALE) for e in (1, 2, 3)]
+    assert [h["lr"] for h in m["history"]] == pytest.approx(expected)
+    assert expected[0] > expected[1]       # the compressed schedule drops after its first epoch
+    assert "test_elbo" in m["history"][-1]  # the last epoch is always evaluated
+    # the estimate is the same function of the weights that cl.iwae_nll computes
+    again = cl.iwae_nll(result.model, tiny_binary_mnist()[1][0], t["nll_k"],
+                        generator=torch.Generator().manual_seed(0), batch_size=50)
+    assert again.nll == pytest.approx(t["nll_nats_per_image"], rel=1e-6)
+
+
+def test_stepped_schedule_is_the_papers_when_not_compressed():
+    assert cl.stepped_lr_epochs(1.0) == sum(3 ** i for i in range(8))
+    boundaries = [sum(3 ** j for j in range(i + 1)) for i in range(8)]
+    for i, end in enumerate(boundaries):
+        assert cl.stepped_lr_factor(end) == pytest.approx(10 ** (-i / 7))
+        if i < 7:
+            assert cl.stepped_lr_factor(end + 1) == pytest.approx(10 ** (-(i + 1) / 7))
+    with pytest.raises(ValueError, match="counts from 1"):
+        cl.stepped_lr_factor(0)
+
+
+def test_output_bias_starts_at_the_logit_of_the_mean_image():
+    model = cl.mlp_bernoulli_vae()
+    x = torch.rand(64, 1, 28, 28) * torch.linspace(0, 1, 784).view(1, 1, 28, 28)
+    cl.init_output_bias(model, x)
+    last = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)][-1]
+    torch.testing.assert_close(torch.sigmoid(last.bias), x.flatten(1).mean(0).clamp(1e-3, 1 - 1e-3))
