@@ -196,6 +196,9 @@ def vae_loss(model: torch.nn.Module, x: torch.Tensor, *, sigma: float | None = N
     if isinstance(x, (tuple, list)):  # (images, labels) batches: labels are unused here
         x = x[0]
     out = model(x)
+    if not hasattr(out, "logvar"):
+        raise TypeError(f"vae_loss needs a VAE: this model's forward returns {type(out).__name__}, not a "
+                        "VAEOutput with mu and logvar (for an autoencoder use ae_loss)")
     if likelihood == "gaussian":
         if sigma is None:
             sigma = getattr(model, "sigma", None)

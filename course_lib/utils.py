@@ -40,8 +40,11 @@ def get_device(name: str | None = None) -> torch.device:
         if _mps_available():
             return torch.device("mps")
         return torch.device("cpu")
-    device = torch.device(name)
-    if device.type not in _DEVICES:
+    try:
+        device = torch.device(name)
+    except RuntimeError:  # a string torch does not parse as a device
+        device = None
+    if device is None or device.type not in _DEVICES:
         raise ValueError(f"unknown device {name!r}; use one of {', '.join(_DEVICES)}")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError(f"device {name!r} requested (COURSE_DEVICE?) but CUDA is not available")

@@ -100,6 +100,8 @@ def q_posterior_terms(mu: float, sigma: float, *, x: float = 1.5, w: float = 2.0
     lv = torch.tensor([[2 * np.log(sigma)]], dtype=torch.float64)
     elbo = float(model.elbo(xt, m, torch.tensor([[sigma ** 2]], dtype=torch.float64))[0])
     kl_prior = float(gaussian_kl(m, lv)[0])
+    # E_q log N(x; w z, noise^2), in closed form
+    recon = -0.5 * np.log(2 * np.pi * noise ** 2) - ((x - w * mu) ** 2 + w ** 2 * sigma ** 2) / (2 * noise ** 2)
     kl_post = float(gaussian_kl_diag(m, lv, post_mean, torch.log(post_cov).expand(1, 1))[0])
     lo, hi = min(pm - 4 * pv ** 0.5, mu - 4 * sigma, -3.0), max(pm + 4 * pv ** 0.5, mu + 4 * sigma, 3.0)
     z = np.linspace(lo, hi, grid)
@@ -109,7 +111,7 @@ def q_posterior_terms(mu: float, sigma: float, *, x: float = 1.5, w: float = 2.0
 
     return {"z": z, "q": pdf(mu, sigma ** 2), "posterior": pdf(pm, pv), "prior": pdf(0.0, 1.0),
             "log_px": float(model.log_marginal(xt)[0]), "elbo": elbo, "kl_post": kl_post,
-            "recon": elbo + kl_prior, "kl_prior": kl_prior, "post_mean": pm, "post_std": pv ** 0.5}
+            "recon": float(recon), "kl_prior": kl_prior, "post_mean": pm, "post_std": pv ** 0.5}
 
 
 def draw_q_vs_posterior(mu: float, sigma: float, **model) -> Figure:

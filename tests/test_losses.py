@@ -190,7 +190,7 @@ class TestVaeLoss:
         with pytest.raises(ValueError, match="likelihood must be"):
             cl.vae_loss(vae, torch.zeros(2, 2), likelihood="poisson")
         ae = cl.mlp_autoencoder(2, 2)
-        with pytest.raises(Exception):
+        with pytest.raises(TypeError, match="returns AEOutput, not a VAEOutput"):
             cl.vae_loss(ae, torch.zeros(2, 2))
 
 

@@ -47,7 +47,9 @@ class TestBudgets:
             cl.PROFILES["cpu"]["nope"]
 
     def test_profiles_and_budgets_are_frozen(self):
-        with pytest.raises(Exception):
+        from dataclasses import FrozenInstanceError
+
+        with pytest.raises(FrozenInstanceError):
             cl.PROFILES["cpu"]["toy"].steps = 1
         with pytest.raises(TypeError):
             cl.PROFILES["cpu"].budgets["toy"] = Budget()
