@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .profiles import Budget
 from .utils import eval_mode, model_device, to_model
 
 __all__ = ["History", "NonFiniteLossError", "fit", "evaluate", "batches"]
@@ -146,8 +147,9 @@ def _check_expected_device(model: nn.Module, batch: Batch) -> None:
         raise RuntimeError(f"COURSE_EXPECT_DEVICE={expected}, but the model and its batch are on {sorted(found)}")
 
 
-def fit(model: nn.Module, loss_fn: LossFn, data: Data, *, steps: int | None = None,
-        epochs: int | None = None, batch_size: int = 128, lr: float = 1e-3,
+def fit(model: nn.Module, loss_fn: LossFn, data: Data, *, budget: Budget | None = None,
+        steps: int | None = None, epochs: int | None = None, batch_size: int | None = None,
+        lr: float | None = None,
         optimizer: torch.optim.Optimizer | None = None,
         callback: Callable[[int, dict[str, float], nn.Module], None] | None = None,
         progress: bool | None = None, desc: str = "training", seed: int | None = None,
@@ -157,7 +159,10 @@ def fit(model: nn.Module, loss_fn: LossFn, data: Data, *, steps: int | None = No
     ``data`` is an in-memory data set (a tensor or a tuple of tensors, shuffled
     into batches every epoch) or a callable ``batch_size -> batch`` that draws
     fresh data (toy problems). Each batch is moved to the model's device and
-    dtype (:func:`course_lib.to_model`), so the data may stay on the CPU. Give ``steps`` (optimiser updates) or ``epochs``.
+    dtype (:func:`course_lib.to_model`), so the data may stay on the CPU.
+    ``budget`` (a profile's :class:`course_lib.Budget`) gives the steps or epochs,
+    the batch size and the learning rate; an explicit argument overrides it
+    (without a budget: batch size 128, learning rate 1e-3). Give ``steps`` (optimiser updates) or ``epochs``.
     The optimiser defaults to Adam with learning rate ``lr``.
 
     * **Ctrl-C / kernel interrupt**: the current step finishes, training stops,
@@ -166,8 +171,12 @@ def fit(model: nn.Module, loss_fn: LossFn, data: Data, *, steps: int | None = No
       the loss parts, before the bad gradient touches the weights.
     * ``callback(step, parts, model)`` runs after every step.
     """
+    if budget is not None and steps is None and epochs is None:
+        steps, epochs = (budget.steps, None) if budget.steps else (None, budget.epochs)
+    batch_size = batch_size if batch_size is not None else (budget.batch_size if budget is not None else 128)
+    lr = lr if lr is not None else (budget.lr if budget is not None else 1e-3)
     if (steps is None) == (epochs is None):
-        raise ValueError("give exactly one of steps= or epochs=")
+        raise ValueError("give exactly one of steps= or epochs= (or a budget with one of them)")
     if batch_size <= 0:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
     if callable(data) and not isinstance(data, torch.Tensor):

@@ -172,3 +172,20 @@ class TestEvaluate:
     def test_empty(self):
         with pytest.raises(ValueError, match="empty"):
             cl.evaluate(cl.mlp_autoencoder(2, 1), cl.ae_loss, torch.zeros(0, 2))
+
+
+def test_fit_takes_its_steps_batch_size_and_lr_from_a_budget():
+    budget = cl.Budget(steps=3, batch_size=7, lr=0.5)
+    model = cl.mlp_autoencoder(2, 2, hidden=(4,))
+    seen = []
+    hist = cl.fit(model, lambda m, x: (seen.append(len(x)), cl.ae_loss(m, x))[1],
+                  cl.swiss_roll_sampler(seed=0), budget=budget, progress=False)
+    assert len(hist) == 3 and seen == [7, 7, 7]
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    cl.fit(model, cl.ae_loss, cl.swiss_roll(20, seed=1), budget=cl.Budget(epochs=2, batch_size=10),
+           optimizer=opt, steps=1, progress=False)   # an explicit steps= overrides the budget's epochs
+    data = cl.swiss_roll(20, seed=1)
+    h = cl.fit(model, cl.ae_loss, data, budget=cl.Budget(epochs=2, batch_size=10, lr=0.25), progress=False)
+    assert len(h) == 4 and h.steps_per_epoch == 2
+    with pytest.raises(ValueError, match="a budget with one of them"):
+        cl.fit(model, cl.ae_loss, data, budget=cl.Budget(), progress=False)
