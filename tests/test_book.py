@@ -22,6 +22,19 @@ def test_front_matter_and_chapters_are_built(smoke_site):
 
 
 @pytest.mark.book
+def test_bootstrap_cell_is_collapsed_and_launch_buttons_use_the_one_repository_url(smoke_site):
+    import yaml
+
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    repo = url.split("github.com/", 1)[1]
+    for nb in CHAPTERS:
+        page = (smoke_site / "chapters" / f"{nb.stem}.html").read_text()
+        assert page.count("tag_hide-cell tag_bootstrap") == 1, f"{nb.stem}: bootstrap cell not collapsed"
+        assert f"colab.research.google.com/github/{repo}/blob/main/chapters/{nb.name}" in page, nb.stem
+        assert re.search(rf"mybinder\.org/v2/gh/{re.escape(repo)}/main\?", page), nb.stem
+
+
+@pytest.mark.book
 def test_nothing_is_loaded_from_the_network(smoke_site):
     """MathJax, RequireJS and the widget manager are served by the site itself."""
     for page in smoke_site.rglob("*.html"):
