@@ -72,7 +72,7 @@ def build_widgets():
 
     faces = cl.load_or_train_model("faces-vae", on_mismatch="raise", device="cpu").model
     x, attrs = cl.make_faces(2000, seed=12)
-    mu = cl.encode_mean(faces, x)
+    mu = cl.encode_dataset(faces, x)
     vectors = {"smile": cl.attribute_vector(mu, torch.as_tensor(attrs.smile > 0)),
                "glasses": cl.attribute_vector(mu, torch.as_tensor(attrs.glasses > 0.5))}
     frowning = torch.as_tensor(np.flatnonzero(attrs.smile < -0.4)[:8])

@@ -9,7 +9,7 @@ __version__ = "0.1.0"
 
 from .analysis import (
     code_sensitivity, code_sparsity, distance_distortion, fraction_within, jacobian_norms,
-    pairwise_sq_distances, pca_fit, pca_reconstruct, principal_angles,
+    nearest_distances, pairwise_sq_distances, pca_fit, pca_reconstruct, principal_angles,
 )
 from .checkpoints import (
     check_checkpoint, CheckpointMismatchError, load_or_train, Loaded, read_manifest,
@@ -46,7 +46,7 @@ from .latent import (
     rate_distortion_figure, Silhouette, silhouette, tsne_2d,
 )
 from .latent_arithmetic import (
-    attribute_vector, class_means, decode_images, edit, edit_many, encode_mean,
+    attribute_vector, class_means, decode_images, edit, edit_many,
 )
 from .losses import (
     ae_loss, bernoulli_log_likelihood, contractive_ae_loss, contractive_penalty,

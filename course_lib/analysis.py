@@ -7,7 +7,7 @@ import torch
 
 __all__ = ["principal_angles", "pca_fit", "pca_reconstruct", "pairwise_sq_distances",
            "distance_distortion", "fraction_within", "code_sparsity", "jacobian_norms",
-           "code_sensitivity"]
+           "code_sensitivity", "nearest_distances"]
 
 
 def _as_numpy(a) -> np.ndarray:
@@ -142,3 +142,18 @@ def code_sensitivity(encode, x, sigma: float, generator: torch.Generator | int |
     spread = (z - z[perm]).norm(dim=1)
     return {"change": change.cpu().numpy().astype(np.float64),
             "spread": float(spread.mean()), "relative": float(change.mean() / spread.mean())}
+
+
+def nearest_distances(points, reference) -> np.ndarray:
+    r"""Euclidean distance from each point to its nearest reference point,
+    :math:`d_i = \min_j \lVert p_i - r_j \rVert`: how far generated points, codes or
+    images lie from the data. ``points`` (N, ...) and ``reference`` (M, ...) are
+    tensors on any device or arrays, flattened per row; returns (N,) float64 (a
+    k-d tree or brute force from scikit-learn, on the CPU)."""
+    from sklearn.neighbors import NearestNeighbors
+
+    p, r = _as_numpy(points), _as_numpy(reference)
+    p, r = p.reshape(len(p), -1), r.reshape(len(r), -1)
+    if p.shape[1] != r.shape[1]:
+        raise ValueError(f"points have {p.shape[1]} coordinates but the reference {r.shape[1]}")
+    return NearestNeighbors(n_neighbors=1).fit(r).kneighbors(p)[0][:, 0]

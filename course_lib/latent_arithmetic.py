@@ -19,9 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from .latent import encode_dataset
 from .utils import eval_mode, to_model
 
-__all__ = ["encode_mean", "attribute_vector", "class_means", "decode_images", "edit", "edit_many"]
+__all__ = ["attribute_vector", "class_means", "decode_images", "edit", "edit_many"]
 
 
 def _as_tensor(x, device) -> torch.Tensor:
@@ -30,19 +31,6 @@ def _as_tensor(x, device) -> torch.Tensor:
 
 def _device(model: nn.Module) -> torch.device:
     return next(model.parameters()).device
-
-
-@torch.no_grad()
-def encode_mean(model: nn.Module, x: torch.Tensor, batch_size: int = 1024) -> torch.Tensor:
-    """Codes (N, L) of images (N, ...): the posterior mean ``mu`` for a VAE (whose
-    ``encode`` returns ``(mu, logvar)``), the code itself for an autoencoder.
-    Runs in eval mode, batch by batch."""
-    with eval_mode(model):
-        parts = []
-        for i in range(0, len(x), batch_size):
-            out = model.encode(to_model(x[i:i + batch_size], model))
-            parts.append(out[0] if isinstance(out, tuple) else out)
-        return torch.cat(parts)
 
 
 def attribute_vector(z: torch.Tensor, has: torch.Tensor | np.ndarray,
@@ -102,7 +90,7 @@ def edit_many(model: nn.Module, x: torch.Tensor, vectors: Mapping[str, torch.Ten
     r"""Several attribute vectors at once: for each dict of coefficients
     :math:`\{\alpha_k\}`, decode :math:`\mu(x) + \sum_k \alpha_k z_k`.
     Returns (len(coefficients), B, C, H, W)."""
-    z = encode_mean(model, x)
+    z = encode_dataset(model, x)
     for name, v in vectors.items():
         if v.shape != (z.shape[1],):
             raise ValueError(f"attribute vector {name!r} must have shape ({z.shape[1]},), got {tuple(v.shape)}")

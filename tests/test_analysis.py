@@ -152,3 +152,13 @@ class TestDistortionAndSparsity:
         np.testing.assert_array_equal(out["change"], again["change"])
         with pytest.raises(ValueError, match="sigma"):
             cl.code_sensitivity(lambda v: v, x, sigma=0.0)
+
+
+def test_nearest_distances_against_brute_force():
+    g = torch.Generator().manual_seed(0)
+    points, reference = torch.randn(30, 1, 2, 3, generator=g), torch.randn(50, 1, 2, 3, generator=g)
+    brute = torch.cdist(points.flatten(1).double(), reference.flatten(1).double()).min(1).values
+    np.testing.assert_allclose(cl.nearest_distances(points, reference), brute.numpy(), rtol=1e-10)
+    assert cl.nearest_distances(reference[:5], reference).max() == 0.0
+    with pytest.raises(ValueError, match="points have 6 coordinates but the reference 4"):
+        cl.nearest_distances(points, torch.zeros(3, 4))

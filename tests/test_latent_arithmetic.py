@@ -87,19 +87,19 @@ def test_edit_many_adds_vectors():
         cl.edit(model, x, torch.zeros(4), [1.0])
 
 
-def test_encode_mean_for_an_autoencoder_and_batches():
+def test_encode_dataset_for_an_autoencoder_and_batches():
     ae = cl.mlp_autoencoder((1, 2, 2), 2, hidden=(8,))
     x = torch.rand(7, 1, 2, 2)
-    z = cl.encode_mean(ae, x, batch_size=3)
+    z = cl.encode_dataset(ae, x, batch_size=3)
     torch.testing.assert_close(z, ae.encode(x).detach())
     assert ae.training  # mode restored
     img = cl.decode_images(ae, z, logits=False)
     torch.testing.assert_close(img, ae.decode(z).detach())
 
 
-def test_vae_encode_mean_is_mu_and_eval_mode():
+def test_vae_encode_dataset_is_mu_and_eval_mode():
     vae = cl.conv_vae(latent_dim=4, width=8)
     x = torch.rand(3, 3, 32, 32)
-    z = cl.encode_mean(vae, x)
+    z = cl.encode_dataset(vae, x)
     vae.eval()
     torch.testing.assert_close(z, vae.encode(x)[0].detach())
