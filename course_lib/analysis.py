@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Callable, Union
+
 import numpy as np
 import torch
+
+#: a tensor on any device or an array
+ArrayLike = Union[torch.Tensor, np.ndarray]
 
 __all__ = ["principal_angles", "pca_fit", "pca_reconstruct", "pairwise_sq_distances",
            "distance_distortion", "fraction_within", "code_sparsity", "jacobian_norms",
@@ -16,7 +21,7 @@ def _as_numpy(a) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
-def principal_angles(A, B) -> np.ndarray:
+def principal_angles(A: ArrayLike, B: ArrayLike) -> np.ndarray:
     """Principal angles (degrees, ascending) between the column spaces of ``A``
     (D, k) and ``B`` (D, m).
 
@@ -33,7 +38,7 @@ def principal_angles(A, B) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cosines, -1.0, 1.0)))
 
 
-def pca_fit(x, k: int) -> tuple[np.ndarray, np.ndarray]:
+def pca_fit(x: ArrayLike, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The mean (D,) and the top-``k`` principal directions (D, k, orthonormal
     columns, by decreasing variance) of data ``x`` (N, D), via the SVD."""
     x = _as_numpy(x).reshape(len(x), -1)
@@ -44,7 +49,7 @@ def pca_fit(x, k: int) -> tuple[np.ndarray, np.ndarray]:
     return mean, vt[:k].T
 
 
-def pca_reconstruct(x, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
+def pca_reconstruct(x: ArrayLike, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
     """Project ``x`` (N, D) onto the affine PCA subspace and map it back:
     ``mean + (x - mean) U U^T``."""
     x = _as_numpy(x).reshape(len(x), -1)
@@ -55,7 +60,7 @@ def pca_reconstruct(x, mean: np.ndarray, components: np.ndarray) -> np.ndarray:
 # Measurements of chapters 2 and 3: distance distortion (Johnson-Lindenstrauss),
 # sparsity of codes, sensitivity of an encoder to its input.
 
-def pairwise_sq_distances(x) -> np.ndarray:
+def pairwise_sq_distances(x: ArrayLike) -> np.ndarray:
     """Squared Euclidean distances ``||x_i - x_j||^2`` of all pairs ``i < j`` of
     the rows of ``x`` (N, ...), in the order of ``scipy.spatial.distance.pdist``.
     Shape: (N, ...) -> (N (N - 1) / 2,)."""
@@ -68,7 +73,7 @@ def pairwise_sq_distances(x) -> np.ndarray:
     return np.maximum(gram[i, j], 0.0)
 
 
-def distance_distortion(x, y, scale: float | str = 1.0) -> np.ndarray:
+def distance_distortion(x: ArrayLike, y: ArrayLike, scale: float | str = 1.0) -> np.ndarray:
     r"""Ratios :math:`\lVert y_i - y_j\rVert^2 / \lVert x_i - x_j\rVert^2` over all
     pairs ``i < j`` (pairs of identical points are skipped): the distortion of
     squared distances by a map ``x_n -> y_n``. A Johnson-Lindenstrauss map keeps
@@ -87,7 +92,7 @@ def distance_distortion(x, y, scale: float | str = 1.0) -> np.ndarray:
     return ratio / float(scale)
 
 
-def fraction_within(ratios, eps: float) -> float:
+def fraction_within(ratios: ArrayLike, eps: float) -> float:
     """Fraction of distortion ratios inside [1 - eps, 1 + eps]."""
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
@@ -95,7 +100,7 @@ def fraction_within(ratios, eps: float) -> float:
     return float(np.mean(np.abs(r - 1.0) <= eps))
 
 
-def code_sparsity(z, tol: float = 1e-3) -> dict:
+def code_sparsity(z: ArrayLike, tol: float = 1e-3) -> dict:
     """How sparse codes ``z`` (N, L) are: ``zero_fraction`` (entries with
     ``|z| <= tol``), ``active_per_example`` (mean number of entries above ``tol``),
     ``unit_activity`` (L,) (fraction of examples in which each unit is active)
@@ -112,7 +117,7 @@ def code_sparsity(z, tol: float = 1e-3) -> dict:
             "unit_activity": unit, "dead_units": int((unit == 0).sum())}
 
 
-def jacobian_norms(encode, x, batch_size: int = 256) -> np.ndarray:
+def jacobian_norms(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, batch_size: int = 256) -> np.ndarray:
     r"""Frobenius norm :math:`\lVert J_E(x_n)\rVert_F` of the encoder Jacobian at
     each example of ``x`` (N, ...), in batches, without building a graph.
     Shape: (N,)."""
@@ -125,7 +130,7 @@ def jacobian_norms(encode, x, batch_size: int = 256) -> np.ndarray:
     return torch.cat(out).numpy().astype(np.float64)
 
 
-def code_sensitivity(encode, x, sigma: float, generator: torch.Generator | int | None = 0) -> dict:
+def code_sensitivity(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, sigma: float, generator: torch.Generator | int | None = 0) -> dict:
     r"""How much codes move under a small input perturbation
     :math:`\delta \sim \mathcal{N}(0, \sigma^2 I)`: ``change`` (N,) is
     :math:`\lVert E(x + \delta) - E(x)\rVert`, ``spread`` the mean distance between
@@ -144,7 +149,7 @@ def code_sensitivity(encode, x, sigma: float, generator: torch.Generator | int |
             "spread": float(spread.mean()), "relative": float(change.mean() / spread.mean())}
 
 
-def nearest_distances(points, reference) -> np.ndarray:
+def nearest_distances(points: ArrayLike, reference: ArrayLike) -> np.ndarray:
     r"""Euclidean distance from each point to its nearest reference point,
     :math:`d_i = \min_j \lVert p_i - r_j \rVert`: how far generated points, codes or
     images lie from the data. ``points`` (N, ...) and ``reference`` (M, ...) are

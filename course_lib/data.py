@@ -407,7 +407,8 @@ def _swiss_roll_stats(noise: float) -> tuple[float, float]:
 
 
 def swiss_roll(n: int, noise: float = 0.1, seed: int | np.random.RandomState | None = None,
-               device: str | torch.device | None = None, return_t: bool = False):
+               device: str | torch.device | None = None,
+               return_t: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """``n`` points of the 2-D swiss roll (columns 0 and 2 of sklearn's 3-D roll).
 
     Standardised with one fixed scalar mean and scale (estimated once on a

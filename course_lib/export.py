@@ -23,13 +23,17 @@ import json
 import os
 import warnings
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from .utils import eval_mode, to_model
+
+
+if TYPE_CHECKING:
+    from IPython.display import HTML
 
 __all__ = ["export_onnx", "latent_slider", "site_assets_dir"]
 
@@ -97,7 +101,7 @@ def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None
                   image_shape: tuple[int, int, int] | None = None, activation: str = "sigmoid",
                   param: tuple[str, float, float, float] = ("t", 0.0, 1.0, 0.05),
                   background: torch.Tensor | None = None, lims: tuple[float, float] = (-2.5, 2.5),
-                  caption: str = ""):
+                  caption: str = "") -> HTML:
     """Export a decoder and return an HTML display object holding an in-page slider.
 
     ``forward(model, *inputs)`` is the decoder (e.g. ``lambda m, z: m.decode(z)``),

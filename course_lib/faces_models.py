@@ -22,7 +22,7 @@ from .faces import FACE_ATTRIBUTES, FaceAttributes, make_faces
 from .losses import bernoulli_log_likelihood, elbo, gaussian_kl, gaussian_log_likelihood
 from .models import BernoulliVAE, check_input
 from .profiles import Budget
-from .training import History, fit
+from .training import Batch, History, fit
 
 __all__ = ["ImageVAE", "conv_vae", "bernoulli_vae_loss", "gaussian_vae_loss", "FacesVAEConfig", "train_faces_vae",
            "AttributeRegressor", "attribute_loss", "train_attribute_regressor", "predict_attributes",
@@ -83,7 +83,7 @@ def conv_vae(latent_dim: int = 32, channels: int = 3, size: int = 32, width: int
     return ImageVAE(encoder, decoder, (channels, size, size), latent_dim)
 
 
-def bernoulli_vae_loss(model: ImageVAE, batch, beta: float = 1.0) -> dict[str, torch.Tensor]:
+def bernoulli_vae_loss(model: ImageVAE, batch: Batch, beta: float = 1.0) -> dict[str, torch.Tensor]:
     r"""Negative ELBO of an :class:`ImageVAE` on one batch (labels, if any, are ignored):
     :math:`-\log p(x \mid z) + \beta\,\mathrm{KL}(q(z \mid x) \Vert p(z))`, the
     log-likelihood summed over pixels from the logits, averaged over the batch."""
@@ -92,7 +92,7 @@ def bernoulli_vae_loss(model: ImageVAE, batch, beta: float = 1.0) -> dict[str, t
     return elbo(bernoulli_log_likelihood(out.x_hat, x), gaussian_kl(out.mu, out.logvar), beta)
 
 
-def gaussian_vae_loss(model: ImageVAE, batch, sigma: float = 0.1, beta: float = 1.0) -> dict[str, torch.Tensor]:
+def gaussian_vae_loss(model: ImageVAE, batch: Batch, sigma: float = 0.1, beta: float = 1.0) -> dict[str, torch.Tensor]:
     r"""Negative ELBO with a Gaussian decoder of fixed standard deviation ``sigma``:
     :math:`p(x \mid z) = \mathcal{N}(x;\, \mathrm{sigmoid}(\text{logits}), \sigma^2 I)`, the
     log-density *with* its normaliser (so the ELBO is in nats, of a density), plus
@@ -164,7 +164,7 @@ ATTRIBUTE_VARIANCE = {"smile": 1 / 3, "eyes": 1 / 12, "width": 1 / 12, "hair": 0
                       "hair_colour": 1 / 12, "glasses": 0.21, "skin": 1 / 12}
 
 
-def attribute_loss(model: AttributeRegressor, batch) -> dict[str, torch.Tensor]:
+def attribute_loss(model: AttributeRegressor, batch: tuple[torch.Tensor, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Squared error of each attribute divided by its variance in the data (so
     every attribute counts equally, as in R^2), averaged over attributes and
     batch; ``hair_colour`` counts only where ``hair`` is 1 (a bald face has no

@@ -8,14 +8,18 @@ the scikit-learn ones return plain floats and numpy arrays.
 from __future__ import annotations
 
 import math
-from typing import Callable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Callable, Mapping, NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
-from .utils import eval_mode, to_model
+from .analysis import ArrayLike
 from .losses import bernoulli_log_likelihood, iwae_bound, log_normal_diag
+from .utils import eval_mode, to_model
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["rate_distortion_figure", "encode_dataset", "active_units", "Silhouette", "silhouette", "knn_accuracy", "tsne_2d",
            "iwae_log_likelihood", "iwae_nll", "NLLEstimate"]
@@ -34,7 +38,7 @@ def _check_codes_labels(codes: np.ndarray, labels: np.ndarray) -> None:
 
 @torch.no_grad()
 def encode_dataset(model: nn.Module, x: torch.Tensor, batch_size: int = 1000,
-                   with_logvar: bool = False):
+                   with_logvar: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
     """Codes of a whole data set ``x`` (N, ...) in eval mode: the AE's ``z`` or the
     VAE's posterior mean ``mu`` (N, L); with ``with_logvar`` a VAE also returns
     ``logvar`` (N, L)."""
@@ -68,7 +72,7 @@ class Silhouette(NamedTuple):
     labels: np.ndarray
 
 
-def silhouette(codes, labels, sample_size: int | None = None, seed: int = 0) -> Silhouette:
+def silhouette(codes: ArrayLike, labels: ArrayLike, sample_size: int | None = None, seed: int = 0) -> Silhouette:
     r"""Silhouette of the classes in code space (Rousseeuw 1987), Euclidean distance:
     :math:`s(i) = (b(i) - a(i)) / \max\{a(i), b(i)\}` with ``a`` the mean distance to the
     own class and ``b`` the smallest mean distance to another class. ``sample_size``
@@ -88,7 +92,8 @@ def silhouette(codes, labels, sample_size: int | None = None, seed: int = 0) -> 
     return Silhouette(float(s.mean()), per_class, s, labels)
 
 
-def knn_accuracy(train_codes, train_labels, test_codes, test_labels, k: int = 5) -> float:
+def knn_accuracy(train_codes: ArrayLike, train_labels: ArrayLike, test_codes: ArrayLike,
+                 test_labels: ArrayLike, k: int = 5) -> float:
     """Accuracy of a k-nearest-neighbour classifier (Euclidean) fitted on the
     training codes and scored on the test codes: how well the labels can be read
     off the neighbourhoods of the latent space."""
@@ -105,7 +110,8 @@ def knn_accuracy(train_codes, train_labels, test_codes, test_labels, k: int = 5)
     return float(clf.score(xte, yte))
 
 
-def tsne_2d(codes, n: int | None = None, seed: int = 0, perplexity: float = 30.0):
+def tsne_2d(codes: ArrayLike, n: int | None = None, seed: int = 0,
+            perplexity: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
     """t-SNE embedding (van der Maaten & Hinton 2008) of ``n`` codes chosen at random
     (fixed ``seed``; all when ``None``). Returns the (n, 2) embedding and the chosen indices."""
     from sklearn.manifold import TSNE
@@ -183,7 +189,7 @@ def iwae_nll(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generat
     return NLLEstimate(float(-ll.mean()), se, int(k), n)
 
 
-def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samples: int = 16):
+def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samples: int = 16) -> Figure:
     """The beta picker's picture: prior samples of the model trained with ``beta``
     (left) and its point on the rate/distortion curve of all models (right).
 

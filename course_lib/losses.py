@@ -9,9 +9,13 @@ the caller decides how to reduce.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING, Callable
 
 import torch
 import torch.nn.functional as F
+
+if TYPE_CHECKING:
+    from .training import LossFn
 
 __all__ = ["squared_error", "ae_loss", "gaussian_kl", "gaussian_kl_diag", "log_normal_diag",
            "bernoulli_log_likelihood", "gaussian_log_likelihood", "elbo", "iwae_bound",
@@ -243,7 +247,7 @@ def top_k_codes(z: torch.Tensor, k: int) -> torch.Tensor:
     return torch.where(keep, z, torch.zeros_like(z))
 
 
-def encoder_jacobian(encode, x: torch.Tensor) -> torch.Tensor:
+def encoder_jacobian(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     r"""The Jacobian :math:`J(x) = \partial E(x) / \partial x` of an encoder at
     each example, by reverse-mode autodiff vectorised over the batch
     (``torch.func.vmap(torch.func.jacrev(...))``). ``encode`` maps a batch
@@ -259,7 +263,7 @@ def encoder_jacobian(encode, x: torch.Tensor) -> torch.Tensor:
     return J.reshape(x.shape[0], J.shape[1], -1)
 
 
-def contractive_penalty(encode, x: torch.Tensor) -> torch.Tensor:
+def contractive_penalty(encode: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> torch.Tensor:
     r"""Per-example squared Frobenius norm of the encoder Jacobian,
     :math:`\lVert J_E(x) \rVert_F^2 = \sum_{l,d} (\partial E_l / \partial x_d)^2`,
     the penalty of a contractive autoencoder (Rifai et al., 2011).
@@ -271,7 +275,7 @@ def _images(batch):
     return batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
-def sparse_ae_loss(alpha: float, p: float = 1.0):
+def sparse_ae_loss(alpha: float, p: float = 1.0) -> LossFn:
     r"""Loss ``loss_fn(model, batch)`` of a sparse autoencoder,
     :math:`\frac{1}{B}\sum_b \lVert x_b - \hat{x}_b\rVert^2 + \alpha \lVert z_b \rVert_p^p`.
     Returns the parts ``loss``, ``recon`` and ``penalty`` (batch means)."""
@@ -288,7 +292,7 @@ def sparse_ae_loss(alpha: float, p: float = 1.0):
     return loss_fn
 
 
-def contractive_ae_loss(alpha: float):
+def contractive_ae_loss(alpha: float) -> LossFn:
     r"""Loss ``loss_fn(model, batch)`` of a contractive autoencoder,
     :math:`\frac{1}{B}\sum_b \lVert x_b - \hat{x}_b\rVert^2 + \alpha \lVert J_E(x_b) \rVert_F^2`.
     Returns the parts ``loss``, ``recon`` and ``penalty`` (batch means)."""
@@ -305,7 +309,7 @@ def contractive_ae_loss(alpha: float):
     return loss_fn
 
 
-def denoising_ae_loss(corruption):
+def denoising_ae_loss(corruption: Callable[[torch.Tensor], torch.Tensor]) -> LossFn:
     r"""Loss ``loss_fn(model, batch)`` of a denoising autoencoder,
     :math:`\frac{1}{B}\sum_b \lVert x_b - D(E(T(x_b)))\rVert^2`, where
     ``corruption`` is :math:`T`, a function (B, ...) -> (B, ...) drawing fresh

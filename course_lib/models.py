@@ -51,7 +51,7 @@ class VAEOutput(NamedTuple):
     logvar: torch.Tensor
 
 
-def check_input(t, shape: Sequence[int], what: str, model: nn.Module | None = None) -> None:
+def check_input(t: object, shape: Sequence[int], what: str, model: nn.Module | None = None) -> None:
     """Raise a clear error unless ``t`` is a floating-point tensor of shape
     (batch, *shape) with the dtype and on the device of ``model``'s weights.
 

@@ -3,12 +3,18 @@ and leaves no open pyplot figure behind, so a cell shows it exactly once."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
+
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from .training import History
 
 __all__ = ["scatter2d", "image_grid", "plot_history", "image_mosaic"]
 
@@ -25,9 +31,9 @@ def _done(fig: Figure) -> Figure:
     return fig
 
 
-def scatter2d(points, *, overlay=None, labels: Sequence[str] = ("data", "model"),
-              c=None, title: str | None = None, xlabel: str = "$x_1$", ylabel: str = "$x_2$",
-              ax=None, s: float = 2.0, lims: tuple[float, float] | None = (-2.5, 2.5)) -> Figure:
+def scatter2d(points: torch.Tensor | np.ndarray, *, overlay: torch.Tensor | np.ndarray | None = None, labels: Sequence[str] = ("data", "model"),
+              c: np.ndarray | torch.Tensor | None = None, title: str | None = None, xlabel: str = "$x_1$", ylabel: str = "$x_2$",
+              ax: Axes | None = None, s: float = 2.0, lims: tuple[float, float] | None = (-2.5, 2.5)) -> Figure:
     """Scatter plot of 2-D ``points`` (N, 2), optionally with a second set
     ``overlay`` (M, 2) in another colour, or coloured by values ``c``."""
     p = _np(points)
@@ -54,7 +60,7 @@ def scatter2d(points, *, overlay=None, labels: Sequence[str] = ("data", "model")
     return _done(fig)
 
 
-def image_grid(images, *, nrow: int | None = None, row_labels: Sequence[str] | None = None,
+def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, row_labels: Sequence[str] | None = None,
                col_labels: Sequence[str] | None = None, title: str | None = None,
                cell: float = 0.9, cmap: str = "gray") -> Figure:
     """A grid of images (N, C, H, W) or (N, H, W) with values in [0, 1].
@@ -96,7 +102,7 @@ def image_grid(images, *, nrow: int | None = None, row_labels: Sequence[str] | N
     return fig
 
 
-def plot_history(history, keys: Sequence[str] | None = None, *, logy: bool = True,
+def plot_history(history: History | Sequence[Mapping[str, float]], keys: Sequence[str] | None = None, *, logy: bool = True,
                  smooth: int = 1, title: str | None = None, ylabel: str = "loss") -> Figure:
     """Training curves of the loss parts, optionally smoothed by a running mean:
     of a :class:`~course_lib.History` against the optimisation step, or of a
@@ -131,9 +137,9 @@ def plot_history(history, keys: Sequence[str] | None = None, *, logy: bool = Tru
     return _done(fig)
 
 
-def image_mosaic(images, *, row_labels: Sequence[str] | None = None,
+def image_mosaic(images: torch.Tensor | np.ndarray, *, row_labels: Sequence[str] | None = None,
                  col_labels: Sequence[str] | None = None, title: str | None = None,
-                 cell: float = 0.55, gap: int = 2, ax=None) -> Figure:
+                 cell: float = 0.55, gap: int = 2, ax: Axes | None = None) -> Figure:
     """A grid of images (R, C, 1, H, W) or (R, C, H, W) in [0, 1] drawn as *one*
     picture with labelled rows and columns. Much faster to redraw than one axes
     per image (:func:`image_grid`), which matters under a slider."""

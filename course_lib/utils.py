@@ -7,12 +7,15 @@ import os
 import random
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Iterator, TypeVar
 
 import numpy as np
 import torch
 
 from .profiles import Profile, get_profile
+
+
+T = TypeVar("T")
 
 __all__ = ["get_device", "seed_everything", "show_source", "setup_notebook", "NotebookSetup",
            "model_device", "model_dtype", "to_model", "eval_mode", "to_numpy", "strict_placement", "STRICT_DTYPE"]
@@ -81,7 +84,7 @@ def eval_mode(model: torch.nn.Module) -> Iterator[torch.nn.Module]:
         model.train(was_training)
 
 
-def to_model(data, model: torch.nn.Module):
+def to_model(data: T, model: torch.nn.Module) -> T:
     """``data`` (a tensor, or a tuple/list/dict of them) on ``model``'s device, with
     floating-point tensors in the model's dtype; integer tensors (labels) keep
     theirs. This is how every ``course_lib`` function feeds a model, so the same
@@ -102,7 +105,7 @@ def to_model(data, model: torch.nn.Module):
     return move(data)
 
 
-def to_numpy(t) -> np.ndarray:
+def to_numpy(t: object) -> np.ndarray:
     """A tensor on any device (or anything array-like) as a NumPy array, detached, on the CPU."""
     if isinstance(t, torch.Tensor):
         return t.detach().cpu().numpy()
@@ -188,7 +191,7 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def show_source(obj) -> object:
+def show_source(obj: object) -> object:
     """Display the source code of a ``course_lib`` function or class with
     syntax highlighting (a plain string outside IPython)."""
     source = inspect.getsource(obj)

@@ -195,7 +195,7 @@ def dynamic_binarize(x: torch.Tensor, generator: torch.Generator | None = None) 
     return (u < x).to(x.dtype)
 
 
-def mnist_vae_loss(model: MnistVAE, batch, *, beta: float = 1.0, free_bits: float = 0.0,
+def mnist_vae_loss(model: MnistVAE, batch: torch.Tensor | tuple, *, beta: float = 1.0, free_bits: float = 0.0,
              kl_weight: float = 1.0, binarize: bool = False) -> dict[str, torch.Tensor]:
     r"""The (beta-weighted, annealed, free-bits) negative ELBO of a Bernoulli VAE:
 
@@ -216,7 +216,7 @@ def mnist_vae_loss(model: MnistVAE, batch, *, beta: float = 1.0, free_bits: floa
     return parts
 
 
-def bernoulli_ae_loss(model: MnistAE, batch, *, binarize: bool = False) -> dict[str, torch.Tensor]:
+def bernoulli_ae_loss(model: MnistAE, batch: torch.Tensor | tuple, *, binarize: bool = False) -> dict[str, torch.Tensor]:
     """The thesis's AE objective: summed binary cross-entropy ``-log p(x | z)``, batch mean."""
     x = _images(batch)
     if binarize:

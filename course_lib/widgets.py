@@ -5,9 +5,16 @@ call those functions directly, and the widget only redraws."""
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping
+from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from matplotlib.figure import Figure
+
+
+if TYPE_CHECKING:  # annotations only: the module imports torch and ipywidgets where it uses them
+    import ipywidgets as widgets
+    import numpy as np
+    import torch
+    from torch import nn
 
 __all__ = ["figure_widget", "q_posterior_terms", "draw_q_vs_posterior", "decode_interpolation",
            "draw_latent_interpolation", "draw_interpolation", "ae_interpolation_widget",
@@ -36,7 +43,7 @@ def _png(picture) -> bytes:
 
 
 def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
-                  title: str | None = None):
+                  title: str | None = None) -> widgets.VBox:
     """A box with ``controls`` (ipywidgets, keyed by ``draw``'s argument names)
     above the picture ``draw(**values)``, redrawn whenever a control changes.
 
@@ -138,7 +145,8 @@ def draw_q_vs_posterior(mu: float, sigma: float, **model) -> Figure:
 # ---------------------------------------------------------------------------
 # Chapter 5: walking a straight line between two codes.
 
-def decode_interpolation(model, x0, x1, ts):
+def decode_interpolation(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor,
+                         ts: Sequence[float] | torch.Tensor) -> torch.Tensor:
     r"""Decode the straight line between the codes of ``x0`` and ``x1``:
     :math:`\hat{x}(t) = D\big((1 - t)\,z_0 + t\,z_1\big)` for each ``t`` in ``ts``,
     with :math:`z_i = E(x_i)` for an autoencoder and the posterior mean for a VAE
@@ -162,7 +170,8 @@ def decode_interpolation(model, x0, x1, ts):
         return model.decode((1 - t) * z[0] + t * z[1]).cpu()
 
 
-def draw_latent_interpolation(model, x0, x1, t: float, data=None, steps: int = 41) -> Figure:
+def draw_latent_interpolation(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t: float,
+                              data: torch.Tensor | None = None, steps: int = 41) -> Figure:
     """Figure for the chapter-5 slider: the decoded path between ``x0`` and
     ``x1`` (2-D data) over ``data`` in grey, with the point at ``t`` marked."""
     import matplotlib.pyplot as plt
@@ -197,7 +206,8 @@ def _stack_np(tensors):
 # Chapter 6: the conditional VAE's latent space. Pure draw functions (tests call
 # them) and the widgets that wire pickers and sliders to them.
 
-def interpolation_picture(strip, ts, frame, t: float, *, scale: int = 4) -> "np.ndarray":
+def interpolation_picture(strip: np.ndarray, ts: Sequence[float] | np.ndarray, frame: np.ndarray, t: float, *,
+                          scale: int = 4) -> np.ndarray:
     """The decoded image at ``t`` (left, enlarged ``scale`` times) beside the whole
     interpolation strip (right, enlarged ``scale // 2`` times) with a red bar at
     ``t``, as one RGB picture (H, W, 3) of uint8 for :func:`figure_widget`.
@@ -229,7 +239,8 @@ def interpolation_picture(strip, ts, frame, t: float, *, scale: int = 4) -> "np.
     return out
 
 
-def interpolation_widget(model, x, y, class_names, n_strip: int = 9, seed: int = 0):
+def interpolation_widget(model: nn.Module, x: torch.Tensor, y: torch.Tensor, class_names: Sequence[str],
+                         n_strip: int = 9, seed: int = 0) -> widgets.VBox:
     """Two pickers (class + index within that class, or a "random pair" button)
     and a slider on t: shows the decoded image at t and the strip with t marked.
     ``x`` (N, 1, H, W), ``y`` (N,) are the images to pick from (e.g. the test set)."""
@@ -273,7 +284,8 @@ def interpolation_widget(model, x, y, class_names, n_strip: int = 9, seed: int =
     return widgets.VBox([button, box])
 
 
-def temperature_figure(model, eps, temperature: float, class_names) -> Figure:
+def temperature_figure(model: nn.Module, eps: torch.Tensor, temperature: float,
+                       class_names: Sequence[str]) -> Figure:
     """Samples ``decode(T * eps, y)`` for every class (rows) and the fixed noise
     vectors ``eps`` (S, L) (columns), as one mosaic."""
     from .cvae import temperature_samples
@@ -283,7 +295,8 @@ def temperature_figure(model, eps, temperature: float, class_names) -> Figure:
     return image_mosaic(images, row_labels=list(class_names), title=f"temperature T = {temperature:.2f}")
 
 
-def temperature_widget(model, class_names, n_samples: int = 6, seed: int = 0):
+def temperature_widget(model: nn.Module, class_names: Sequence[str], n_samples: int = 6,
+                       seed: int = 0) -> widgets.VBox:
     """A slider on the sampling temperature T over fixed noise: z = T * eps."""
     import ipywidgets as widgets
     import torch
@@ -297,7 +310,8 @@ def temperature_widget(model, class_names, n_samples: int = 6, seed: int = 0):
 # ---------------------------------------------------------------------------
 # Chapter 7: latent arithmetic
 
-def edit_figure(model, x, vectors, alphas, *, logits: bool = True) -> Figure:
+def edit_figure(model: nn.Module, x: torch.Tensor, vectors: Mapping[str, torch.Tensor],
+                alphas: Mapping[str, float], *, logits: bool = True) -> Figure:
     r"""Faces ``x`` (B, C, H, W) reconstructed from their mean codes (top row) and
     decoded from :math:`\mu(x) + \sum_k \alpha_k z_k` (bottom row), where
     ``vectors`` maps names to attribute vectors (L,) and ``alphas`` maps the same
@@ -312,8 +326,8 @@ def edit_figure(model, x, vectors, alphas, *, logits: bool = True) -> Figure:
                       row_labels=["reconstruction", "edited"], title=label, cell=0.8)
 
 
-def attribute_edit_widget(model, x, vectors, *, alpha_range: tuple[float, float] = (-2.0, 3.0),
-                          step: float = 0.25, logits: bool = True):
+def attribute_edit_widget(model: nn.Module, x: torch.Tensor, vectors: Mapping[str, torch.Tensor], *, alpha_range: tuple[float, float] = (-2.0, 3.0),
+                          step: float = 0.25, logits: bool = True) -> widgets.VBox:
     """One slider per attribute vector in ``vectors`` (named like its key) over
     :func:`edit_figure`: move a slider to add that multiple of the vector to the
     codes of the faces ``x``."""
@@ -334,7 +348,8 @@ def attribute_edit_widget(model, x, vectors, *, alpha_range: tuple[float, float]
 # ---------------------------------------------------------------------------
 # Chapter 2: interpolation in a classic autoencoder.
 
-def draw_interpolation(model, x0, x1, t: float, data=None, n_path: int = 100):
+def draw_interpolation(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t: float,
+                       data: torch.Tensor | None = None, n_path: int = 100) -> Figure:
     """The figure the interpolation widget redraws. For 2-D data: the data (grey),
     the decoded path for t in [0, 1] (black), the straight segment between the
     end points (dashed) and the decoded point at ``t`` (red). For images: x0,
@@ -374,7 +389,8 @@ def draw_interpolation(model, x0, x1, t: float, data=None, n_path: int = 100):
     return fig
 
 
-def ae_interpolation_widget(model, x0, x1, data=None):
+def ae_interpolation_widget(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor,
+                            data: torch.Tensor | None = None) -> widgets.VBox:
     """A slider on t in [0, 1] over :func:`draw_interpolation`."""
     import ipywidgets as widgets
 
@@ -387,7 +403,8 @@ def ae_interpolation_widget(model, x0, x1, data=None):
 # ---------------------------------------------------------------------------
 # Chapter 3: corrupted vs denoised.
 
-def denoise(model, x, kind: str, strength: float, seed: int = 0):
+def denoise(model: nn.Module, x: torch.Tensor, kind: str, strength: float,
+            seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Corrupt the images ``x`` (B, C, H, W) with :func:`course_lib.corrupt`
     (``kind``, ``strength``, a fixed ``seed``) and pass them through ``model``.
     Returns ``(x_tilde, x_hat)``, both (B, C, H, W) on the CPU."""
@@ -403,7 +420,8 @@ def denoise(model, x, kind: str, strength: float, seed: int = 0):
     return x_tilde, x_hat
 
 
-def draw_denoising(models: dict, x, kind: str, strength: float, seed: int = 0):
+def draw_denoising(models: dict[str, nn.Module], x: torch.Tensor, kind: str, strength: float,
+                   seed: int = 0) -> Figure:
     """Rows: the clean images ``x`` (B, C, H, W), the corrupted ones, and the
     output of each model in ``models`` (name -> autoencoder) given the corrupted
     images; the mean squared error per image of each row against ``x`` is in
@@ -433,7 +451,7 @@ def draw_denoising(models: dict, x, kind: str, strength: float, seed: int = 0):
     return fig
 
 
-def denoising_widget(models: dict, x, seed: int = 0):
+def denoising_widget(models: dict[str, nn.Module], x: torch.Tensor, seed: int = 0) -> widgets.VBox:
     """A corruption-type picker and a strength slider over :func:`draw_denoising`."""
     import ipywidgets as widgets
 

@@ -96,3 +96,18 @@ def test_docstrings_do_not_send_the_reader_to_planning_documents():
     for module in cl._MODULES:
         text = inspect.getsource(module)
         assert not re.search(r"COURSE_PLAN|\bissue \d+", text), module.__name__
+
+
+def test_every_public_function_has_type_hints():
+    import inspect
+
+    missing = []
+    for name in cl.__all__:
+        obj = getattr(cl, name)
+        if inspect.isfunction(obj):
+            sig = inspect.signature(obj)
+            params = [p for p, v in sig.parameters.items()
+                      if v.annotation is inspect.Parameter.empty and v.kind not in (v.VAR_POSITIONAL, v.VAR_KEYWORD)]
+            if params or sig.return_annotation is inspect.Signature.empty:
+                missing.append(f"{name}({', '.join(params)})")
+    assert missing == []
