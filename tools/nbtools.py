@@ -89,7 +89,9 @@ def repository_url() -> str:
 def bootstrap_cell(url: str | None = None) -> nbformat.NotebookNode:
     """The first code cell of every chapter: installs ``course_lib`` from the
     repository when it cannot be imported (collapsed in the rendered book)."""
-    return code(BOOTSTRAP_TEMPLATE.format(url=url or repository_url()), tags=["hide-cell", BOOTSTRAP_TAG])
+    return code(BOOTSTRAP_TEMPLATE.format(url=url or repository_url()), tags=["hide-cell", BOOTSTRAP_TAG],
+                mystnb={"code_prompt_show": "Set-up for Colab or Kaggle (installs the course if missing)",
+                        "code_prompt_hide": "Hide the set-up"})
 
 
 def set_bootstrap(path: str | Path, url: str | None = None) -> bool:
