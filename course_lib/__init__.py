@@ -16,7 +16,7 @@ from .checkpoints import (
     save_checkpoint, sha256_file,
 )
 from .corruption import (
-    block_mask, corrupt, CORRUPTIONS, gaussian_blur, gaussian_noise, mask_pixels,
+    block_mask, corrupt, CORRUPTIONS, denoise, gaussian_blur, gaussian_noise, mask_pixels,
     random_corruption, salt_and_pepper,
 )
 from .cvae import (
@@ -42,8 +42,8 @@ from .faces_models import (
     train_faces_vae,
 )
 from .latent import (
-    active_units, encode_dataset, iwae_log_likelihood, iwae_nll, knn_accuracy, NLLEstimate,
-    rate_distortion_figure, Silhouette, silhouette, tsne_2d,
+    active_units, decode_interpolation, encode_dataset, iwae_log_likelihood, iwae_nll,
+    knn_accuracy, NLLEstimate, rate_distortion_figure, Silhouette, silhouette, tsne_2d,
 )
 from .latent_arithmetic import (
     attribute_vector, class_means, decode_images, edit, edit_many,
@@ -62,7 +62,7 @@ from .plotting import (
     image_grid, image_mosaic, plot_history, scatter2d,
 )
 from .ppca import (
-    LinearGaussian, ppca_iwae, ppca_log_weights,
+    LinearGaussian, ppca_iwae, ppca_log_weights, q_posterior_terms,
 )
 from .profiles import (
     Budget, get_profile, Profile, profile_name, PROFILES,
@@ -84,10 +84,10 @@ from .vae_mnist import (
     MnistVAE, stepped_lr_epochs, stepped_lr_factor, thesis_model, VAEObjective,
 )
 from .widgets import (
-    ae_interpolation_widget, attribute_edit_widget, decode_interpolation, denoise,
-    denoising_widget, draw_denoising, draw_interpolation, draw_latent_interpolation,
-    draw_q_vs_posterior, edit_figure, figure_widget, interpolation_picture,
-    interpolation_widget, q_posterior_terms, temperature_figure, temperature_widget,
+    ae_interpolation_widget, attribute_edit_widget, denoising_widget, draw_denoising,
+    draw_interpolation, draw_latent_interpolation, draw_q_vs_posterior, edit_figure,
+    figure_widget, interpolation_picture, interpolation_widget, temperature_figure,
+    temperature_widget,
 )
 
 from . import (  # noqa: E402  (the modules themselves, for __all__)

@@ -20,7 +20,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-__all__ = ["gaussian_noise", "mask_pixels", "salt_and_pepper", "gaussian_blur", "block_mask",
+__all__ = ["denoise", "gaussian_noise", "mask_pixels", "salt_and_pepper", "gaussian_blur", "block_mask",
            "corrupt", "random_corruption", "CORRUPTIONS"]
 
 Generator = torch.Generator | int | None
@@ -195,3 +195,19 @@ def random_corruption(x: torch.Tensor, strength: tuple[float, float] = (0.1, 0.7
         for j in (which == i).nonzero().flatten().tolist():
             out[j:j + 1] = CORRUPTIONS[kind](x[j:j + 1], float(s[j]), g)
     return out
+
+
+def denoise(model: nn.Module, x: torch.Tensor, kind: str, strength: float,
+            seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Corrupt the images ``x`` (B, C, H, W) with :func:`course_lib.corrupt`
+    (``kind``, ``strength``, a fixed ``seed``) and pass them through ``model``.
+    Returns ``(x_tilde, x_hat)``, both (B, C, H, W) on the CPU."""
+    import torch
+
+
+    from .utils import eval_mode, to_model
+
+    x_tilde = corrupt(x.detach().cpu(), kind, strength, generator=seed)
+    with torch.no_grad(), eval_mode(model):
+        x_hat = model(to_model(x_tilde, model)).x_hat.cpu()
+    return x_tilde, x_hat

@@ -21,8 +21,9 @@ from .utils import eval_mode, to_model
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-__all__ = ["rate_distortion_figure", "encode_dataset", "active_units", "Silhouette", "silhouette", "knn_accuracy", "tsne_2d",
-           "iwae_log_likelihood", "iwae_nll", "NLLEstimate"]
+__all__ = ["decode_interpolation", "rate_distortion_figure", "encode_dataset", "active_units",
+           "Silhouette", "silhouette", "knn_accuracy", "tsne_2d", "iwae_log_likelihood", "iwae_nll",
+           "NLLEstimate"]
 
 
 def _np(a) -> np.ndarray:
@@ -223,3 +224,28 @@ def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samp
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def decode_interpolation(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor,
+                         ts: Sequence[float] | torch.Tensor) -> torch.Tensor:
+    r"""Decode the straight line between the codes of ``x0`` and ``x1``:
+    :math:`\hat{x}(t) = D\big((1 - t)\,z_0 + t\,z_1\big)` for each ``t`` in ``ts``,
+    with :math:`z_i = E(x_i)` for an autoencoder and the posterior mean for a VAE
+    (chapters 2 and 5). ``x0`` and ``x1`` are single examples of shape
+    ``model.input_shape``. Returns a tensor (T, *input_shape) on the CPU."""
+    import torch
+
+    ts = torch.as_tensor(ts, dtype=torch.float32).reshape(-1)
+    if ts.numel() == 0:
+        raise ValueError("ts must hold at least one value")
+    if x0.shape != x1.shape or tuple(x0.shape) != tuple(model.input_shape):
+        raise ValueError(f"x0 and x1 must both have shape {tuple(model.input_shape)}, "
+                         f"got {tuple(x0.shape)} and {tuple(x1.shape)}")
+    from .utils import eval_mode, to_model
+
+    # eval mode: with batch norm, each t must not depend on the other ts decoded with it
+    with torch.no_grad(), eval_mode(model):
+        codes = model.encode(to_model(torch.stack([x0, x1]), model))
+        z = codes[0] if isinstance(codes, tuple) else codes  # a VAE's encode gives (mu, logvar)
+        t = to_model(ts, model).unsqueeze(1)
+        return model.decode((1 - t) * z[0] + t * z[1]).cpu()

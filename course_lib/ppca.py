@@ -24,7 +24,7 @@ from torch.distributions import MultivariateNormal
 
 from .losses import LOG_2PI, iwae_bound
 
-__all__ = ["LinearGaussian", "ppca_log_weights", "ppca_iwae"]
+__all__ = ["q_posterior_terms", "LinearGaussian", "ppca_log_weights", "ppca_iwae"]
 
 
 class LinearGaussian:
@@ -143,3 +143,43 @@ def ppca_iwae(model: LinearGaussian, x: torch.Tensor, q_mean: torch.Tensor, q_co
     """One draw of the importance-weighted bound ``L_K`` (B,) of the linear-Gaussian
     model with proposal ``q = N(q_mean, q_cov)``; ``K = 1`` is a one-sample ELBO."""
     return iwae_bound(*ppca_log_weights(model, x, q_mean, q_cov, K, generator))
+
+
+def q_posterior_terms(mu: float, sigma: float, *, x: float = 1.5, w: float = 2.0,
+                      noise: float = 0.5, grid: int = 400) -> dict:
+    r"""Everything the chapter-4 slider shows, for the 1-D model
+    :math:`z \sim \mathcal{N}(0, 1)`, :math:`x \mid z \sim \mathcal{N}(w z, \text{noise}^2)`
+    at one observed ``x``, and :math:`q = \mathcal{N}(\mu, \sigma^2)`.
+
+    Returns a dict with the grid ``z`` and the densities ``q``, ``posterior``;
+    the scalars ``log_px`` (exact evidence), ``elbo`` (closed form), ``kl_post``
+    = KL(q || p(z | x)), ``recon`` = E_q log p(x | z) and ``kl_prior`` = KL(q || p(z)).
+    ``elbo = log_px - kl_post = recon - kl_prior`` holds up to rounding.
+    """
+    import numpy as np
+    import torch
+
+    from .losses import gaussian_kl, gaussian_kl_diag
+
+    if not sigma > 0:
+        raise ValueError(f"sigma must be positive, got {sigma}")
+    model = LinearGaussian(torch.tensor([[w]]), None, noise)
+    xt = torch.tensor([[x]], dtype=torch.float64)
+    post_mean, post_cov = model.posterior(xt)
+    pm, pv = float(post_mean[0, 0]), float(post_cov[0, 0])
+    m = torch.tensor([[mu]], dtype=torch.float64)
+    lv = torch.tensor([[2 * np.log(sigma)]], dtype=torch.float64)
+    elbo = float(model.elbo(xt, m, torch.tensor([[sigma ** 2]], dtype=torch.float64))[0])
+    kl_prior = float(gaussian_kl(m, lv)[0])
+    # E_q log N(x; w z, noise^2), in closed form
+    recon = -0.5 * np.log(2 * np.pi * noise ** 2) - ((x - w * mu) ** 2 + w ** 2 * sigma ** 2) / (2 * noise ** 2)
+    kl_post = float(gaussian_kl_diag(m, lv, post_mean, torch.log(post_cov).expand(1, 1))[0])
+    lo, hi = min(pm - 4 * pv ** 0.5, mu - 4 * sigma, -3.0), max(pm + 4 * pv ** 0.5, mu + 4 * sigma, 3.0)
+    z = np.linspace(lo, hi, grid)
+
+    def pdf(mean, var):
+        return np.exp(-0.5 * (z - mean) ** 2 / var) / np.sqrt(2 * np.pi * var)
+
+    return {"z": z, "q": pdf(mu, sigma ** 2), "posterior": pdf(pm, pv), "prior": pdf(0.0, 1.0),
+            "log_px": float(model.log_marginal(xt)[0]), "elbo": elbo, "kl_post": kl_post,
+            "recon": float(recon), "kl_prior": kl_prior, "post_mean": pm, "post_std": pv ** 0.5}

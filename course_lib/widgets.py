@@ -1,6 +1,8 @@
-"""ipywidgets glue only. Every widget wires controls to a *pure* function that
-returns a matplotlib Figure or an RGB picture (or computes arrays); the tests
-call those functions directly, and the widget only redraws."""
+"""The kernel-side widgets: each wires ipywidgets controls to a pure drawing
+function that returns a matplotlib Figure or an RGB picture, and only redraws.
+The computations they show live with their concepts (``q_posterior_terms`` in
+ppca, ``denoise`` in corruption, ``decode_interpolation`` in latent), so the
+tests and the chapters call them without any widget."""
 
 from __future__ import annotations
 
@@ -9,6 +11,10 @@ from typing import TYPE_CHECKING, Callable, Mapping, Sequence
 
 from matplotlib.figure import Figure
 
+from .corruption import denoise
+from .latent import decode_interpolation
+from .ppca import q_posterior_terms
+
 
 if TYPE_CHECKING:  # annotations only: the module imports torch and ipywidgets where it uses them
     import ipywidgets as widgets
@@ -16,9 +22,8 @@ if TYPE_CHECKING:  # annotations only: the module imports torch and ipywidgets w
     import torch
     from torch import nn
 
-__all__ = ["figure_widget", "q_posterior_terms", "draw_q_vs_posterior", "decode_interpolation",
-           "draw_latent_interpolation", "draw_interpolation", "ae_interpolation_widget",
-           "denoise", "draw_denoising", "denoising_widget", "interpolation_picture", "interpolation_widget",
+__all__ = ["figure_widget", "draw_q_vs_posterior", "draw_latent_interpolation", "draw_interpolation", "ae_interpolation_widget",
+           "draw_denoising", "denoising_widget", "interpolation_picture", "interpolation_widget",
            "temperature_figure", "temperature_widget", "edit_figure", "attribute_edit_widget"]
 
 
@@ -80,47 +85,6 @@ def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
 # ---------------------------------------------------------------------------
 # Chapter 4: a Gaussian q against the exact posterior of a 1-D model.
 
-def q_posterior_terms(mu: float, sigma: float, *, x: float = 1.5, w: float = 2.0,
-                      noise: float = 0.5, grid: int = 400) -> dict:
-    r"""Everything the chapter-4 slider shows, for the 1-D model
-    :math:`z \sim \mathcal{N}(0, 1)`, :math:`x \mid z \sim \mathcal{N}(w z, \text{noise}^2)`
-    at one observed ``x``, and :math:`q = \mathcal{N}(\mu, \sigma^2)`.
-
-    Returns a dict with the grid ``z`` and the densities ``q``, ``posterior``;
-    the scalars ``log_px`` (exact evidence), ``elbo`` (closed form), ``kl_post``
-    = KL(q || p(z | x)), ``recon`` = E_q log p(x | z) and ``kl_prior`` = KL(q || p(z)).
-    ``elbo = log_px - kl_post = recon - kl_prior`` holds up to rounding.
-    """
-    import numpy as np
-    import torch
-
-    from .losses import gaussian_kl, gaussian_kl_diag
-    from .ppca import LinearGaussian
-
-    if not sigma > 0:
-        raise ValueError(f"sigma must be positive, got {sigma}")
-    model = LinearGaussian(torch.tensor([[w]]), None, noise)
-    xt = torch.tensor([[x]], dtype=torch.float64)
-    post_mean, post_cov = model.posterior(xt)
-    pm, pv = float(post_mean[0, 0]), float(post_cov[0, 0])
-    m = torch.tensor([[mu]], dtype=torch.float64)
-    lv = torch.tensor([[2 * np.log(sigma)]], dtype=torch.float64)
-    elbo = float(model.elbo(xt, m, torch.tensor([[sigma ** 2]], dtype=torch.float64))[0])
-    kl_prior = float(gaussian_kl(m, lv)[0])
-    # E_q log N(x; w z, noise^2), in closed form
-    recon = -0.5 * np.log(2 * np.pi * noise ** 2) - ((x - w * mu) ** 2 + w ** 2 * sigma ** 2) / (2 * noise ** 2)
-    kl_post = float(gaussian_kl_diag(m, lv, post_mean, torch.log(post_cov).expand(1, 1))[0])
-    lo, hi = min(pm - 4 * pv ** 0.5, mu - 4 * sigma, -3.0), max(pm + 4 * pv ** 0.5, mu + 4 * sigma, 3.0)
-    z = np.linspace(lo, hi, grid)
-
-    def pdf(mean, var):
-        return np.exp(-0.5 * (z - mean) ** 2 / var) / np.sqrt(2 * np.pi * var)
-
-    return {"z": z, "q": pdf(mu, sigma ** 2), "posterior": pdf(pm, pv), "prior": pdf(0.0, 1.0),
-            "log_px": float(model.log_marginal(xt)[0]), "elbo": elbo, "kl_post": kl_post,
-            "recon": float(recon), "kl_prior": kl_prior, "post_mean": pm, "post_std": pv ** 0.5}
-
-
 def draw_q_vs_posterior(mu: float, sigma: float, **model) -> Figure:
     """Figure for :func:`q_posterior_terms`: the densities of q, the exact
     posterior and the prior, with log p(x), the ELBO and both KLs in the title."""
@@ -144,31 +108,6 @@ def draw_q_vs_posterior(mu: float, sigma: float, **model) -> Figure:
 
 # ---------------------------------------------------------------------------
 # Chapter 5: walking a straight line between two codes.
-
-def decode_interpolation(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor,
-                         ts: Sequence[float] | torch.Tensor) -> torch.Tensor:
-    r"""Decode the straight line between the codes of ``x0`` and ``x1``:
-    :math:`\hat{x}(t) = D\big((1 - t)\,z_0 + t\,z_1\big)` for each ``t`` in ``ts``,
-    with :math:`z_i = E(x_i)` for an autoencoder and the posterior mean for a VAE
-    (chapters 2 and 5). ``x0`` and ``x1`` are single examples of shape
-    ``model.input_shape``. Returns a tensor (T, *input_shape) on the CPU."""
-    import torch
-
-    ts = torch.as_tensor(ts, dtype=torch.float32).reshape(-1)
-    if ts.numel() == 0:
-        raise ValueError("ts must hold at least one value")
-    if x0.shape != x1.shape or tuple(x0.shape) != tuple(model.input_shape):
-        raise ValueError(f"x0 and x1 must both have shape {tuple(model.input_shape)}, "
-                         f"got {tuple(x0.shape)} and {tuple(x1.shape)}")
-    from .utils import eval_mode, to_model
-
-    # eval mode: with batch norm, each t must not depend on the other ts decoded with it
-    with torch.no_grad(), eval_mode(model):
-        codes = model.encode(to_model(torch.stack([x0, x1]), model))
-        z = codes[0] if isinstance(codes, tuple) else codes  # a VAE's encode gives (mu, logvar)
-        t = to_model(ts, model).unsqueeze(1)
-        return model.decode((1 - t) * z[0] + t * z[1]).cpu()
-
 
 def draw_latent_interpolation(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t: float,
                               data: torch.Tensor | None = None, steps: int = 41) -> Figure:
@@ -402,23 +341,6 @@ def ae_interpolation_widget(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor
 
 # ---------------------------------------------------------------------------
 # Chapter 3: corrupted vs denoised.
-
-def denoise(model: nn.Module, x: torch.Tensor, kind: str, strength: float,
-            seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Corrupt the images ``x`` (B, C, H, W) with :func:`course_lib.corrupt`
-    (``kind``, ``strength``, a fixed ``seed``) and pass them through ``model``.
-    Returns ``(x_tilde, x_hat)``, both (B, C, H, W) on the CPU."""
-    import torch
-
-    from .corruption import corrupt
-
-    from .utils import eval_mode, to_model
-
-    x_tilde = corrupt(x.detach().cpu(), kind, strength, generator=seed)
-    with torch.no_grad(), eval_mode(model):
-        x_hat = model(to_model(x_tilde, model)).x_hat.cpu()
-    return x_tilde, x_hat
-
 
 def draw_denoising(models: dict[str, nn.Module], x: torch.Tensor, kind: str, strength: float,
                    seed: int = 0) -> Figure:
