@@ -184,7 +184,7 @@ class NLLEstimate(NamedTuple):
 def iwae_nll(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generator | None = None,
              **kwargs) -> NLLEstimate:
     """:func:`iwae_log_likelihood` averaged over ``x``: the NLL estimate with its standard error."""
-    ll = iwae_log_likelihood(model, x, k, generator=generator, **kwargs).double().cpu()
+    ll = iwae_log_likelihood(model, x, k, generator=generator, **kwargs).cpu().double()  # no float64 on MPS
     n = len(ll)
     se = float(ll.std() / math.sqrt(n)) if n > 1 else float("nan")
     return NLLEstimate(float(-ll.mean()), se, int(k), n)

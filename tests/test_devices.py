@@ -109,3 +109,20 @@ def test_the_gpu_check_hook_fails_when_training_is_not_on_the_expected_device(mo
         cl.fit(model, cl.ae_loss, cl.swiss_roll(32, seed=0), steps=1, batch_size=8, progress=False)
     monkeypatch.setenv("COURSE_EXPECT_DEVICE", "cpu")
     assert len(cl.fit(model, cl.ae_loss, cl.swiss_roll(32, seed=0), steps=1, batch_size=8, progress=False)) == 1
+
+
+def test_float64_happens_on_the_cpu_in_the_library():
+    """Apple's MPS has no float64: the library converts to float64 only after .cpu() (or in
+    ppca, whose exact model lives on the CPU), so no device tensor is asked for it."""
+    import re
+    from pathlib import Path
+
+    lib = Path(cl.__file__).parent
+    offenders = []
+    for path in sorted(lib.glob("*.py")):
+        if path.name == "ppca.py":
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"(?<!cpu\(\))\.double\(\)", line):
+                offenders.append(f"{path.name}:{n}: {line.strip()}")
+    assert offenders == []
