@@ -46,21 +46,21 @@ def _loss_ae(model, batch):
 
 
 def _cvae(latent_dim=128):
-    return cl.ConditionalVAE(cl.CVAEConfig(image_shape=(1, 32, 32), latent_dim=latent_dim, n_classes=10))
+    return cl.conditional_conv_vae(image_shape=(1, 32, 32), latent_dim=latent_dim, n_classes=10)
 
 
-def _faces_loss(model, batch):
-    return cl.gaussian_vae_loss(model, batch, sigma=0.05)
+def _faces_vae():
+    """The faces VAE of chapter 7: conv_vae with a Gaussian decoder, sigma = 0.05."""
+    return cl.FacesVAEConfig(latent_dim=32, width=32, size=32, sigma=0.05).build()
 
 
 #: name -> (chapter, build, loss, data set, image size, batch size, uses labels, convolutional)
 MODELS = {
     "MLP autoencoder, MNIST (ch. 1)": (1, _mnist_ae, _loss_ae, "mnist", 28, 128, False, False),
-    "conditional conv VAE, Fashion-MNIST 32x32 (ch. 6)": (6, _cvae, cl.cvae_loss, "fashion-mnist", 32, 256,
+    "conditional conv VAE, Fashion-MNIST 32x32 (ch. 6)": (6, _cvae, cl.vae_loss, "fashion-mnist", 32, 256,
                                                            True, True),
-    "conv VAE, synthetic faces 32x32 (ch. 7)": (7, lambda: cl.conv_vae(32, 3, 32, 32), _faces_loss, "faces", 32,
-                                                128, False, True),
-    "thesis conv VAE, MNIST (ch. 9)": (9, lambda: cl.thesis_model("conv_vae", 16), cl.mnist_vae_loss, "mnist",
+    "conv VAE, synthetic faces 32x32 (ch. 7)": (7, _faces_vae, cl.vae_loss, "faces", 32, 128, False, True),
+    "thesis conv VAE, MNIST (ch. 9)": (9, lambda: cl.all_conv_vae(16), cl.vae_loss, "mnist",
                                        28, 128, False, True),
 }
 
@@ -192,10 +192,10 @@ def growth(steps: int) -> dict:
     data = course_data("fashion-mnist", 32, 8192, True)
     by_batch, by_latent = [], []
     for bs in (64, 128, 256, 512):
-        rate = course_rate(_cvae, cl.cvae_loss, data, bs, steps)["images_per_second"]
+        rate = course_rate(_cvae, cl.vae_loss, data, bs, steps)["images_per_second"]
         by_batch.append({"batch_size": bs, "images_per_second": rate, "epoch_seconds": round(60000 / rate, 1)})
     for latent in (16, 64, 128, 256):
-        rate = course_rate(lambda: _cvae(latent), cl.cvae_loss, data, 256, steps)["images_per_second"]
+        rate = course_rate(lambda: _cvae(latent), cl.vae_loss, data, 256, steps)["images_per_second"]
         by_latent.append({"latent_dim": latent, "images_per_second": rate, "epoch_seconds": round(60000 / rate, 1)})
     print(json.dumps({"by_batch": by_batch, "by_latent": by_latent}), flush=True)
     return {"by_batch": by_batch, "by_latent": by_latent}

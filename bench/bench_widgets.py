@@ -61,8 +61,8 @@ def build_widgets():
     ae = cl.mlp_autoencoder(2, 2).eval()
     yield 2, "classic AE interpolation (toy data)", cl.ae_interpolation_widget(ae, x0, x1, data=roll), "t"
 
-    vae = cl.GaussianVAE(2, 16).eval()
-    w5 = cl.figure_widget(lambda t: cl.draw_latent_interpolation(vae, x0, x1, t, data=roll),
+    vae = cl.mlp_vae(2, 16, sigma=0.1).eval()
+    w5 = cl.figure_widget(lambda t: cl.interpolation_figure(vae, x0, x1, t, data=roll),
                           {"t": widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.02, description="t")})
     yield 5, "VAE interpolation (toy data)", w5, "t"
 

@@ -11,6 +11,13 @@ from .analysis import (
     code_sensitivity, code_sparsity, distance_distortion, fraction_within, jacobian_norms,
     nearest_distances, pairwise_sq_distances, pca_fit, pca_reconstruct, principal_angles,
 )
+from .architectures import (
+    all_conv_vae, conditional_conv_vae, conv_vae, init_output_bias, linear_autoencoder,
+    mlp_autoencoder, mlp_vae,
+)
+from .attributes import (
+    attribute_loss, AttributeRegressor, predict_attributes, r2_scores, train_attribute_regressor,
+)
 from .checkpoints import (
     check_checkpoint, CheckpointMismatchError, load_or_train, Loaded, read_manifest,
     save_checkpoint, sha256_file,
@@ -20,11 +27,11 @@ from .corruption import (
     random_corruption, salt_and_pepper,
 )
 from .cvae import (
-    class_swap, ConditionalVAE, cvae_interpolation, cvae_loss, CVAEConfig, temperature_samples,
+    class_swap, temperature_samples,
 )
 from .data import (
-    data_root, DATASETS, DataUnavailableError, ImageData, load_images, prepare, swiss_roll,
-    swiss_roll_sampler,
+    data_root, DATASETS, DataUnavailableError, dynamic_binarize, ImageData, load_images,
+    prepare, swiss_roll, swiss_roll_sampler,
 )
 from .estimators import (
     reparam_gradients, score_function_gradients,
@@ -36,67 +43,57 @@ from .faces import (
     CelebAUnavailableError, FACE_ATTRIBUTES, FaceAttributes, load_celeba, make_faces,
     render_faces, sample_face_attributes,
 )
-from .faces_models import (
-    attribute_loss, AttributeRegressor, bernoulli_vae_loss, conv_vae, FacesVAEConfig,
-    gaussian_vae_loss, ImageVAE, predict_attributes, r2_scores, train_attribute_regressor,
-    train_faces_vae,
-)
 from .latent import (
-    active_units, decode_interpolation, encode_dataset, iwae_log_likelihood, iwae_nll,
-    knn_accuracy, NLLEstimate, rate_distortion_figure, Silhouette, silhouette, tsne_2d,
+    active_units, encode_dataset, interpolate, iwae_log_likelihood, iwae_nll, knn_accuracy,
+    NLLEstimate, Silhouette, silhouette, tsne_2d,
 )
 from .latent_arithmetic import (
     attribute_vector, class_means, decode_images, edit, edit_many,
 )
 from .losses import (
     ae_loss, bernoulli_log_likelihood, contractive_ae_loss, contractive_penalty,
-    denoising_ae_loss, elbo, encoder_jacobian, gaussian_kl, gaussian_kl_diag,
-    gaussian_log_likelihood, iwae_bound, log_normal_diag, sparse_ae_loss, sparsity_penalty,
-    squared_error, top_k_codes, vae_loss,
+    decoder_log_likelihood, denoising_ae_loss, encoder_jacobian, free_bits_kl, gaussian_kl,
+    gaussian_kl_diag, gaussian_log_likelihood, iwae_bound, kl_per_dim, kl_warmup,
+    log_normal_diag, negative_elbo, sparse_ae_loss, sparsity_penalty, squared_error,
+    top_k_codes, vae_loss, VAEObjective,
 )
 from .models import (
-    AEOutput, Autoencoder, BernoulliVAE, check_input, GaussianVAE, linear_autoencoder, mlp,
-    mlp_autoencoder, reparameterize, VAEMixin, VAEOutput,
+    AEOutput, Autoencoder, check_input, ConditionalVAE, LIKELIHOODS, mlp, reparameterize, VAE,
+    VAEOutput,
 )
 from .plotting import (
-    image_grid, image_mosaic, plot_history, scatter2d,
+    denoising_figure, edit_figure, image_grid, image_mosaic, interpolation_figure,
+    interpolation_picture, plot_history, q_vs_posterior_figure, rate_distortion_figure,
+    scatter2d, temperature_figure,
 )
 from .ppca import (
-    LinearGaussian, ppca_iwae, ppca_log_weights, q_posterior_terms,
+    LinearGaussian, ppca_log_weights, q_posterior_terms,
+)
+from .pretrain import (
+    CHECKPOINT_DIR, FacesVAEConfig, load_or_train_model, MNIST_TEST_BINARIZE_SEED, ModelSpec,
+    REGISTRY, train_model, TrainResult,
 )
 from .profiles import (
     Budget, get_profile, Profile, profile_name, PROFILES,
 )
-from .pretrain import (
-    CHECKPOINT_DIR, load_or_train_model, MNIST_TEST_BINARIZE_SEED, ModelSpec, REGISTRY,
-    train_model, TrainResult,
-)
 from .training import (
-    batches, evaluate, fit, History, NonFiniteLossError,
+    batches, evaluate, fit, History, NonFiniteLossError, stepped_lr_epochs, stepped_lr_factor,
 )
 from .utils import (
     eval_mode, get_device, model_device, model_dtype, NotebookSetup, seed_everything,
     setup_notebook, show_source, STRICT_DTYPE, strict_placement, to_model, to_numpy,
 )
-from .vae_mnist import (
-    bernoulli_ae_loss, conv_decoder, dense_decoder, dynamic_binarize, free_bits_kl,
-    init_output_bias, kl_per_dim, kl_warmup, mlp_bernoulli_vae, mnist_vae_loss, MnistAE,
-    MnistVAE, stepped_lr_epochs, stepped_lr_factor, thesis_model, VAEObjective,
-)
 from .widgets import (
-    ae_interpolation_widget, attribute_edit_widget, denoising_widget, draw_denoising,
-    draw_interpolation, draw_latent_interpolation, draw_q_vs_posterior, edit_figure,
-    figure_widget, interpolation_picture, interpolation_widget, temperature_figure,
-    temperature_widget,
+    ae_interpolation_widget, attribute_edit_widget, denoising_widget, figure_widget,
+    interpolation_widget, temperature_widget,
 )
 
 from . import (  # noqa: E402  (the modules themselves, for __all__)
-    analysis, checkpoints, corruption, cvae, data, estimators, export, faces, faces_models, latent,
-    latent_arithmetic, losses, models, plotting, ppca, pretrain, profiles, training, utils, vae_mnist, widgets,
+    analysis, architectures, attributes, checkpoints, corruption, cvae, data, estimators, export,
+    faces, latent, latent_arithmetic, losses, models, plotting, ppca, pretrain, profiles, training,
+    utils, widgets,
 )
 
-_MODULES = (analysis, checkpoints, corruption, cvae, data, estimators, export, faces, faces_models, latent,
-            latent_arithmetic, losses, models, plotting, ppca, pretrain, profiles, training, utils, vae_mnist,
-            widgets)
+_MODULES = (analysis, architectures, attributes, checkpoints, corruption, cvae, data, estimators, export, faces, latent, latent_arithmetic, losses, models, plotting, ppca, pretrain, profiles, training, utils, widgets)
 #: every module's ``__all__``, and nothing else: a name is public in one place, its module
 __all__ = sorted(name for module in _MODULES for name in module.__all__)

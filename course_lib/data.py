@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "DataUnavailableError", "ImageData", "DATASETS", "data_root", "prepare", "load_images",
-    "swiss_roll", "swiss_roll_sampler",
+    "swiss_roll", "swiss_roll_sampler", "dynamic_binarize",
 ]
 
 RAW_FILES = {
@@ -462,3 +462,14 @@ def main(argv: Iterable[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def dynamic_binarize(x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A fresh binary image per call: each pixel is 1 with probability equal to its
+    grey level in [0, 1]. Shape preserved."""
+    if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+        raise ValueError("dynamic binarisation needs grey levels in [0, 1]")
+    if generator is None:
+        return torch.bernoulli(x)
+    u = torch.rand(x.shape, generator=generator, device=generator.device).to(x.device)
+    return (u < x).to(x.dtype)

@@ -98,7 +98,7 @@ def _listify(t) -> list:
 def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None,
                   lines: Sequence[Mapping[str, tuple[torch.Tensor, torch.Tensor]]],
                   labels: Sequence[str] | None = None, kind: str = "image",
-                  image_shape: tuple[int, int, int] | None = None, activation: str = "sigmoid",
+                  image_shape: tuple[int, int, int] | None = None, activation: str = "identity",
                   param: tuple[str, float, float, float] = ("t", 0.0, 1.0, 0.05),
                   background: torch.Tensor | None = None, lims: tuple[float, float] = (-2.5, 2.5),
                   caption: str = "") -> HTML:

@@ -1,5 +1,6 @@
-"""Measuring a latent space (chapters 8 and 9): codes of a data set, active units,
-silhouettes, k-NN accuracy, t-SNE, and an importance-weighted likelihood.
+"""Working in a latent space: codes of a data set, interpolation between two
+codes, active units, silhouettes, k-NN accuracy, t-SNE, and an
+importance-weighted likelihood.
 
 All functions take tensors or arrays of codes ``(N, L)`` and class labels ``(N,)``;
 the scikit-learn ones return plain floats and numpy arrays.
@@ -8,20 +9,17 @@ the scikit-learn ones return plain floats and numpy arrays.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Callable, Mapping, NamedTuple
+from typing import NamedTuple, Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
 from .analysis import ArrayLike
-from .losses import bernoulli_log_likelihood, iwae_bound, log_normal_diag
+from .losses import decoder_log_likelihood, iwae_bound, log_normal_diag
 from .utils import eval_mode, to_model
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-__all__ = ["decode_interpolation", "rate_distortion_figure", "encode_dataset", "active_units",
+__all__ = ["interpolate", "encode_dataset", "active_units",
            "Silhouette", "silhouette", "knn_accuracy", "tsne_2d", "iwae_log_likelihood", "iwae_nll",
            "NLLEstimate"]
 
@@ -130,9 +128,7 @@ def tsne_2d(codes: ArrayLike, n: int | None = None, seed: int = 0,
 
 @torch.no_grad()
 def iwae_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: int = 100,
-                        max_rows: int = 20000, generator: torch.Generator | None = None,
-                        log_likelihood: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None
-                        ) -> torch.Tensor:
+                        max_rows: int = 20000, generator: torch.Generator | None = None) -> torch.Tensor:
     r"""Importance-weighted estimate of :math:`\log p(x)` for a VAE, per example:
 
     .. math:: \mathcal{L}_K(x) = \log\frac1K\sum_{k=1}^K \frac{p(x\mid z_k)\,p(z_k)}{q(z_k\mid x)},
@@ -140,14 +136,13 @@ def iwae_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: i
 
     a lower bound that tends to :math:`\log p(x)` as K grows (Burda et al. 2015).
     ``model.encode(x)`` gives ``(mu, logvar)`` of :math:`q(z\mid x)`, the prior is
-    :math:`\mathcal{N}(0, I)`, and ``log_likelihood(model.decode(z), x)`` is
-    :math:`\log p(x\mid z)` per example (default: Bernoulli from logits, for which
-    ``x`` must be binary). The K samples are decoded in chunks of at most
-    ``max_rows`` examples. Returns (N,) in nats; the test NLL is ``-result.mean()``
+    :math:`\mathcal{N}(0, I)`, and :math:`\log p(x\mid z)` is the model's own
+    likelihood (``model.likelihood``, ``model.sigma``; a Bernoulli one needs
+    binary ``x``). The K samples are decoded in chunks of at most ``max_rows``
+    examples. Returns (N,) in nats; the test NLL is ``-result.mean()``
     (see :func:`iwae_nll` for it with its standard error)."""
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
-    log_likelihood = log_likelihood or bernoulli_log_likelihood
     out = []
     with eval_mode(model):
         for i in range(0, len(x), batch_size):
@@ -161,13 +156,13 @@ def iwae_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: i
                 eps = torch.randn((kk, *mu.shape), generator=generator, dtype=mu.dtype,
                                   device=generator.device if generator is not None else mu.device)
                 z = mu + (0.5 * logvar).exp() * eps.to(mu.device)                  # (kk, b, L)
-                x_hat = model.decode(z.flatten(0, 1))                              # (kk*b, ...)
-                log_px_z = log_likelihood(x_hat, xb.repeat(kk, *[1] * (xb.dim() - 1))).view(kk, b)
+                decoded = model.decoder_output(z.flatten(0, 1))                    # (kk*b, ...)
+                x_rep = xb.repeat(kk, *[1] * (xb.dim() - 1))
+                log_px_z = decoder_log_likelihood(decoded, x_rep, model.likelihood, model.sigma).view(kk, b)
                 log_pz = log_normal_diag(z, torch.zeros_like(z), torch.zeros_like(z))
                 log_qz = log_normal_diag(z, mu, logvar)
                 lw.append(log_px_z + log_pz - log_qz)
-            log_w = torch.cat(lw)                                                  # (K, b)
-            out.append(iwae_bound(log_w, torch.zeros_like(log_w), torch.zeros_like(log_w)))
+            out.append(iwae_bound(torch.cat(lw)))                                  # (K, b) -> (b,)
     return torch.cat(out)
 
 
@@ -190,62 +185,35 @@ def iwae_nll(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generat
     return NLLEstimate(float(-ll.mean()), se, int(k), n)
 
 
-def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samples: int = 16) -> Figure:
-    """The beta picker's picture: prior samples of the model trained with ``beta``
-    (left) and its point on the rate/distortion curve of all models (right).
-
-    ``results[beta]`` holds ``"rate"`` (KL, nats), ``"distortion"`` (-log p(x|z),
-    nats) and ``"samples"`` (n, 1, 28, 28) in [0, 1]. Returns a Figure."""
-    import matplotlib.pyplot as plt
-
-    if beta not in results:
-        raise KeyError(f"no model for beta={beta}; trained betas: {sorted(results)}")
-    betas = sorted(results)
-    rate = np.array([results[b]["rate"] for b in betas])
-    dist = np.array([results[b]["distortion"] for b in betas])
-    imgs = _np(results[beta]["samples"])[:n_samples, 0]
-    side = int(math.ceil(math.sqrt(len(imgs))))
-    grid = np.ones((side * 29 - 1, side * 29 - 1))
-    for i, im in enumerate(imgs):
-        r, c = divmod(i, side)
-        grid[r * 29:r * 29 + 28, c * 29:c * 29 + 28] = im
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 4), gridspec_kw={"width_ratios": [1, 1.3]})
-    ax0.imshow(grid, cmap="gray", vmin=0, vmax=1)
-    ax0.set_axis_off()
-    ax0.set_title(f"samples, beta = {beta:g}")
-    ax1.plot(rate, dist, "o-", color="0.6", label="trained models")
-    for b, r, d in zip(betas, rate, dist):
-        ax1.annotate(f"{b:g}", (r, d), textcoords="offset points", xytext=(4, 4), fontsize=8)
-    i = betas.index(beta)
-    ax1.plot(rate[i], dist[i], "o", color="C3", ms=11, label=f"beta = {beta:g}")
-    ax1.set_xlabel("rate R = KL(q(z|x) || p(z))  [nats]")
-    ax1.set_ylabel("distortion D = -E log p(x|z)  [nats]")
-    ax1.legend()
-    fig.tight_layout()
-    plt.close(fig)
-    return fig
-
-
-def decode_interpolation(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor,
-                         ts: Sequence[float] | torch.Tensor) -> torch.Tensor:
-    r"""Decode the straight line between the codes of ``x0`` and ``x1``:
+def interpolate(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, ts: Sequence[float] | torch.Tensor,
+                y0: int | None = None, y1: int | None = None) -> torch.Tensor:
+    r"""Decode the straight line between the codes of two examples:
     :math:`\hat{x}(t) = D\big((1 - t)\,z_0 + t\,z_1\big)` for each ``t`` in ``ts``,
-    with :math:`z_i = E(x_i)` for an autoencoder and the posterior mean for a VAE
-    (chapters 2 and 5). ``x0`` and ``x1`` are single examples of shape
-    ``model.input_shape``. Returns a tensor (T, *input_shape) on the CPU."""
-    import torch
+    with :math:`z_i = E(x_i)` for an autoencoder and the posterior mean for a VAE.
 
+    For a conditional VAE give the labels ``y0`` and ``y1``: the class weights
+    move along the line too, :math:`c_t = (1-t)\,\mathrm{onehot}(y_0) + t\,\mathrm{onehot}(y_1)`.
+    ``x0`` and ``x1`` are single examples of shape ``model.input_shape``. Runs in
+    eval mode (with batch norm, each t must not depend on the other ts decoded
+    with it). Returns the decoder's means (T, *input_shape) on the CPU; t = 0 and
+    t = 1 are the two reconstructions."""
     ts = torch.as_tensor(ts, dtype=torch.float32).reshape(-1)
     if ts.numel() == 0:
         raise ValueError("ts must hold at least one value")
     if x0.shape != x1.shape or tuple(x0.shape) != tuple(model.input_shape):
         raise ValueError(f"x0 and x1 must both have shape {tuple(model.input_shape)}, "
                          f"got {tuple(x0.shape)} and {tuple(x1.shape)}")
-    from .utils import eval_mode, to_model
-
-    # eval mode: with batch norm, each t must not depend on the other ts decoded with it
+    conditional = hasattr(model, "n_classes")
+    if conditional != (y0 is not None and y1 is not None):
+        raise ValueError("give the labels y0 and y1 for a conditional VAE, and only for one")
     with torch.no_grad(), eval_mode(model):
-        codes = model.encode(to_model(torch.stack([x0, x1]), model))
-        z = codes[0] if isinstance(codes, tuple) else codes  # a VAE's encode gives (mu, logvar)
+        x = to_model(torch.stack([x0, x1]), model)
         t = to_model(ts, model).unsqueeze(1)
+        if conditional:
+            y = torch.tensor([int(y0), int(y1)], device=x.device)
+            mu, _ = model.encode(x, y)
+            onehot = model.one_hot(y, 2)
+            return model.decode((1 - t) * mu[0] + t * mu[1], (1 - t) * onehot[0] + t * onehot[1]).cpu()
+        codes = model.encode(x)
+        z = codes[0] if isinstance(codes, tuple) else codes  # a VAE's encode gives (mu, logvar)
         return model.decode((1 - t) * z[0] + t * z[1]).cpu()

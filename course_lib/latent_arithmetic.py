@@ -7,8 +7,7 @@ An attribute vector is the difference of two class means in latent space,
 
 and an edit decodes :math:`z + \alpha\, z_{\text{attr}}` (White, 2016). The
 functions here work with any model that has ``encode`` (returning ``mu`` or
-``(mu, logvar)``) and ``decode`` (returning logits, or images when
-``logits=False``).
+``(mu, logvar)``) and ``decode`` (returning the decoder's mean).
 """
 
 from __future__ import annotations
@@ -67,26 +66,25 @@ def class_means(z: torch.Tensor, y: torch.Tensor, n_classes: int | None = None) 
 
 
 @torch.no_grad()
-def decode_images(model: nn.Module, z: torch.Tensor, logits: bool = True) -> torch.Tensor:
-    """Images in [0, 1] of codes ``z`` (N, L): ``sigmoid(decode(z))`` for a
-    decoder that outputs logits, ``decode(z)`` otherwise. Eval mode."""
+def decode_images(model: nn.Module, z: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """The decoder's means (N, *input_shape) at codes ``z`` (N, L), in eval mode
+    and in batches, on the model's device."""
     with eval_mode(model):
-        out = model.decode(to_model(z, model))
-        return torch.sigmoid(out) if logits else out
+        return torch.cat([model.decode(to_model(z[i:i + batch_size], model))
+                          for i in range(0, len(z), batch_size)])
 
 
-def edit(model: nn.Module, x: torch.Tensor, z_attr: torch.Tensor, alphas: Sequence[float],
-         logits: bool = True) -> torch.Tensor:
+def edit(model: nn.Module, x: torch.Tensor, z_attr: torch.Tensor, alphas: Sequence[float]) -> torch.Tensor:
     r"""Decode :math:`\mu(x) + \alpha\, z_{\text{attr}}` for every ``alpha``.
 
     Shapes: ``x`` (B, C, H, W), ``z_attr`` (L,) -> (len(alphas), B, C, H, W),
     images in [0, 1]. ``alpha = 0`` is the plain reconstruction from the mean code.
     """
-    return edit_many(model, x, {"attr": z_attr}, [{"attr": float(a)} for a in alphas], logits)
+    return edit_many(model, x, {"attr": z_attr}, [{"attr": float(a)} for a in alphas])
 
 
 def edit_many(model: nn.Module, x: torch.Tensor, vectors: Mapping[str, torch.Tensor],
-              coefficients: Sequence[Mapping[str, float]], logits: bool = True) -> torch.Tensor:
+              coefficients: Sequence[Mapping[str, float]]) -> torch.Tensor:
     r"""Several attribute vectors at once: for each dict of coefficients
     :math:`\{\alpha_k\}`, decode :math:`\mu(x) + \sum_k \alpha_k z_k`.
     Returns (len(coefficients), B, C, H, W)."""
@@ -100,5 +98,5 @@ def edit_many(model: nn.Module, x: torch.Tensor, vectors: Mapping[str, torch.Ten
         if unknown:
             raise KeyError(f"no attribute vector named {sorted(unknown)}; have {sorted(vectors)}")
         shift = sum(float(a) * vectors[k].to(z.device) for k, a in coeffs.items())
-        out.append(decode_images(model, z + shift, logits))
+        out.append(decode_images(model, z + shift))
     return torch.stack(out)

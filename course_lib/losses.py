@@ -9,18 +9,28 @@ the caller decides how to reduce.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from .data import dynamic_binarize
+from .models import VAEOutput
 
 if TYPE_CHECKING:
     from .training import LossFn
 
 __all__ = ["squared_error", "ae_loss", "gaussian_kl", "gaussian_kl_diag", "log_normal_diag",
-           "bernoulli_log_likelihood", "gaussian_log_likelihood", "elbo", "iwae_bound",
+           "bernoulli_log_likelihood", "gaussian_log_likelihood", "decoder_log_likelihood", "iwae_bound",
+           "kl_per_dim", "free_bits_kl", "kl_warmup", "negative_elbo", "vae_loss", "VAEObjective",
            "sparsity_penalty", "top_k_codes", "encoder_jacobian", "contractive_penalty",
-           "sparse_ae_loss", "contractive_ae_loss", "denoising_ae_loss", "vae_loss"]
+           "sparse_ae_loss", "contractive_ae_loss", "denoising_ae_loss"]
+
+
+def _images(batch):
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
 
 
 def _same_shape(x_hat: torch.Tensor, x: torch.Tensor) -> None:
@@ -47,17 +57,24 @@ def squared_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     return (x_hat - x).pow(2).flatten(1).sum(dim=1)
 
 
-def ae_loss(model: torch.nn.Module, x: torch.Tensor) -> dict[str, torch.Tensor]:
-    """The classic autoencoder objective ``mean_b ||x_b - D(E(x_b))||^2``.
+def ae_loss(model: torch.nn.Module, batch: torch.Tensor | tuple[torch.Tensor, ...], *, binarize: bool = False) -> dict[str, torch.Tensor]:
+    r"""The autoencoder objective, for :func:`course_lib.fit`, by the model's likelihood:
+    :math:`\frac1B\sum_b \lVert x_b - D(E(x_b))\rVert^2` for a decoder of means
+    (the classic autoencoder), :math:`-\frac1B\sum_b \log p(x_b \mid z_b)` from the
+    logits for a Bernoulli decoder (summed binary cross-entropy).
 
-    Written as ``loss_fn(model, batch)`` so that :func:`course_lib.fit` can use
-    it directly; returns the parts dict that ``fit`` logs.
+    ``batch`` is x or (x, labels) (labels unused); ``binarize`` draws a fresh
+    binary image per call first. Returns the parts dict that ``fit`` logs.
     """
-    if isinstance(x, (tuple, list)):  # (images, labels) batches: labels are unused
-        x = x[0]
-    x_hat, _ = model(x)
-    loss = squared_error(x_hat, x).mean()
-    return {"loss": loss}
+    x = _images(batch)
+    if binarize:
+        x = dynamic_binarize(x)
+    out = model(x)
+    if getattr(model, "likelihood", "gaussian") == "bernoulli":
+        recon = -bernoulli_log_likelihood(out.logits, x).mean()
+    else:
+        recon = squared_error(out.x_hat, x).mean()
+    return {"loss": recon, "recon": recon}
 
 
 # ---------------------------------------------------------------------------
@@ -147,73 +164,166 @@ def gaussian_log_likelihood(x_hat: torch.Tensor, x: torch.Tensor, sigma: float |
     return -0.5 * ((x - x_hat).pow(2) / var + LOG_2PI + var.log()).flatten(1).sum(dim=1)
 
 
-def elbo(log_likelihood: torch.Tensor, kl: torch.Tensor, beta: float = 1.0) -> dict[str, torch.Tensor]:
-    r"""Combine per-example terms into the (beta-weighted) negative ELBO to minimise:
+def iwae_bound(log_weights: torch.Tensor) -> torch.Tensor:
+    r"""Importance-weighted bound (Burda et al., 2015) from the log-weights of K
+    samples per example, :math:`\log w_k = \log p(x, z_k) - \log q(z_k \mid x)`:
 
-    .. math:: \mathcal{L} = \frac{1}{B}\sum_b \Big(-\log p(x_b \mid z_b)
-              + \beta\, \mathrm{KL}(q(z \mid x_b) \,\Vert\, p(z))\Big)
+    .. math:: \mathcal{L}_K = \log \frac{1}{K}\sum_{k=1}^K w_k,\quad z_k \sim q(z \mid x)
 
-    Returns ``loss`` (what ``fit`` minimises), ``elbo`` (the true bound, with
-    beta = 1, per example, averaged over the batch), ``recon`` (= -log-likelihood)
-    and ``kl``, all batch means. Shapes: (B,), (B,).
-    """
-    if log_likelihood.shape != kl.shape or log_likelihood.dim() != 1:
-        raise ValueError(f"expected two (B,) tensors, got {tuple(log_likelihood.shape)} and {tuple(kl.shape)}")
-    recon, kl_mean = -log_likelihood.mean(), kl.mean()
-    return {"loss": recon + beta * kl_mean, "elbo": -(recon + kl_mean), "recon": recon, "kl": kl_mean}
-
-
-def iwae_bound(log_px_z: torch.Tensor, log_pz: torch.Tensor, log_qz_x: torch.Tensor) -> torch.Tensor:
-    r"""Importance-weighted bound (Burda et al., 2015) from K samples per example:
-
-    .. math:: \mathcal{L}_K = \log \frac{1}{K}\sum_{k=1}^K
-              \frac{p(x \mid z_k)\, p(z_k)}{q(z_k \mid x)},\quad z_k \sim q(z \mid x)
-
-    computed as a numerically stable log-mean-exp. Inputs have shape (K, B);
-    returns (B,). K = 1 gives a one-sample ELBO estimate; the bound tightens
-    towards log p(x) as K grows.
-    """
-    if not (log_px_z.shape == log_pz.shape == log_qz_x.shape) or log_px_z.dim() != 2:
-        raise ValueError("expected three (K, B) tensors of log-densities")
-    log_w = log_px_z + log_pz - log_qz_x
-    return torch.logsumexp(log_w, dim=0) - math.log(log_w.shape[0])
+    computed as a numerically stable log-mean-exp. Shape (K, B) -> (B,).
+    K = 1 gives a one-sample ELBO estimate; the bound tightens towards
+    log p(x) as K grows."""
+    if log_weights.dim() != 2:
+        raise ValueError(f"expected (K, B) log-weights, got shape {tuple(log_weights.shape)}")
+    return torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])
 
 
 # ---------------------------------------------------------------------------
-# VAE objectives (chapters 4-5)
+# The negative ELBO and its knobs (chapters 4-9)
 
-def vae_loss(model: torch.nn.Module, x: torch.Tensor, *, sigma: float | None = None,
-             beta: float = 1.0, likelihood: str = "gaussian") -> dict[str, torch.Tensor]:
-    r"""The negative ELBO of a VAE on one batch, with one sample :math:`z \sim q(z \mid x)`:
+def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+    r"""KL of each latent dimension, :math:`\tfrac12(\mu_d^2 + \sigma_d^2 - \log\sigma_d^2 - 1)`.
+    Shapes (B, L) -> (B, L); summing over L gives :func:`gaussian_kl`."""
+    _check_gaussian(mu, logvar)
+    return 0.5 * (mu.pow(2) + logvar.exp() - logvar - 1.0)
 
-    .. math:: \mathcal{L} = \frac{1}{B}\sum_b \Big(-\log p_\theta(x_b \mid z_b)
-              + \beta\,\mathrm{KL}\big(q_\phi(z \mid x_b) \,\Vert\, \mathcal{N}(0, I)\big)\Big)
 
-    ``model(x)`` must return a :class:`~course_lib.VAEOutput`. With
-    ``likelihood="gaussian"`` the decoder output is the mean of
-    :math:`\mathcal{N}(\hat{x}, \sigma^2 I)` (``sigma`` defaults to ``model.sigma``)
-    and :func:`gaussian_log_likelihood` keeps its normaliser; with
-    ``"bernoulli"`` it holds logits (:func:`bernoulli_log_likelihood`). Sums over
-    data and latent dimensions, mean over the batch; every part is in nats.
-    Returns the dict of :func:`elbo` (``loss``, ``elbo``, ``recon``, ``kl``).
-    """
-    if isinstance(x, (tuple, list)):  # (images, labels) batches: labels are unused here
-        x = x[0]
-    out = model(x)
-    if not hasattr(out, "logvar"):
-        raise TypeError(f"vae_loss needs a VAE: this model's forward returns {type(out).__name__}, not a "
-                        "VAEOutput with mu and logvar (for an autoencoder use ae_loss)")
+def free_bits_kl(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float) -> torch.Tensor:
+    r"""The free-bits KL penalty of Kingma et al. (2016), one group per latent dimension:
+
+    .. math:: \sum_{d=1}^{L} \max\big(\lambda,\ \tfrac1B \textstyle\sum_b \mathrm{KL}_{bd}\big)
+
+    A dimension whose batch-mean KL is below ``free_bits`` (lambda, nats) gets
+    no gradient pushing it further towards the prior. Shapes (B, L) -> scalar."""
+    if free_bits < 0:
+        raise ValueError(f"free_bits must be >= 0 nats, got {free_bits}")
+    return kl_per_dim(mu, logvar).mean(dim=0).clamp(min=free_bits).sum()
+
+
+def kl_warmup(step: int, warmup_steps: int) -> float:
+    """Linear KL annealing weight ``min(1, step / warmup_steps)`` (Bowman et al. 2016);
+    1 from the start when ``warmup_steps == 0``."""
+    if warmup_steps < 0 or step < 0:
+        raise ValueError(f"step and warmup_steps must be >= 0, got {step}, {warmup_steps}")
+    return 1.0 if warmup_steps == 0 else min(1.0, step / warmup_steps)
+
+
+def decoder_log_likelihood(output: torch.Tensor, x: torch.Tensor, likelihood: str,
+                           sigma: float | torch.Tensor | None = None) -> torch.Tensor:
+    r"""Per-example :math:`\log p(x \mid z)` from the decoder network's output at z:
+    logits for ``likelihood="bernoulli"`` (:func:`bernoulli_log_likelihood`), the
+    mean for ``"gaussian"`` (:func:`gaussian_log_likelihood` with standard
+    deviation ``sigma``, normaliser included). Shapes (B, ...) -> (B,)."""
+    if likelihood == "bernoulli":
+        return bernoulli_log_likelihood(output, x)
     if likelihood == "gaussian":
         if sigma is None:
-            sigma = getattr(model, "sigma", None)
-            if sigma is None:
-                raise ValueError("give sigma= (the model has no .sigma attribute)")
-        log_px_z = gaussian_log_likelihood(out.x_hat, x, sigma)
-    elif likelihood == "bernoulli":
-        log_px_z = bernoulli_log_likelihood(out.x_hat, x)
+            raise ValueError("a Gaussian likelihood needs the decoder's sigma: give sigma= "
+                             "(or build the model with sigma=)")
+        return gaussian_log_likelihood(output, x, sigma)
+    raise ValueError(f"likelihood must be 'gaussian' or 'bernoulli', got {likelihood!r}")
+
+
+def negative_elbo(out: VAEOutput, x: torch.Tensor, *, likelihood: str, sigma: float | None = None,
+                  beta: float = 1.0, free_bits: float = 0.0, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
+    r"""The negative ELBO of one batch from a VAE's forward pass ``out`` on ``x``,
+    with one sample :math:`z_b \sim q(z \mid x_b)` per example:
+
+    .. math:: \mathcal{L} = \frac1B\sum_b -\log p_\theta(x_b \mid z_b) \;+\; w\,\beta\,R,
+              \qquad R = \begin{cases}\tfrac1B\sum_b \mathrm{KL}\big(q(z\mid x_b)\,\Vert\,\mathcal{N}(0, I)\big)
+              & \lambda = 0\\ \sum_d \max\big(\lambda, \tfrac1B\sum_b \mathrm{KL}_{bd}\big) & \lambda > 0\end{cases}
+
+    ``likelihood`` is ``"bernoulli"`` (from ``out.logits``) or ``"gaussian"``
+    (from the mean ``out.x_hat``, standard deviation ``sigma``, with the
+    normaliser, so every part is in nats); ``beta`` weights the KL (beta-VAE),
+    ``free_bits`` is lambda (Kingma et al. 2016) and ``kl_weight`` is w (a KL
+    warm-up). Sums over data and latent dimensions, mean over the batch.
+
+    Returns ``loss`` (what to minimise) and the true quantities, whatever the
+    knobs: ``elbo`` (the bound, beta = 1), ``recon`` (:math:`-\log p(x\mid z)`)
+    and ``kl``, all batch means in nats per example.
+    """
+    if not isinstance(out, VAEOutput):
+        raise TypeError(f"negative_elbo needs a VAE's output (a VAEOutput with mu and logvar), got "
+                        f"{type(out).__name__} (for an autoencoder use ae_loss)")
+    if likelihood == "bernoulli":
+        if out.logits is None:
+            raise ValueError("a Bernoulli likelihood needs the decoder's logits, but this model's decoder "
+                             "outputs a Gaussian mean (out.logits is None)")
+        decoded = out.logits
     else:
-        raise ValueError(f"likelihood must be 'gaussian' or 'bernoulli', got {likelihood!r}")
-    return elbo(log_px_z, gaussian_kl(out.mu, out.logvar), beta=beta)
+        decoded = out.x_hat
+    log_px_z = decoder_log_likelihood(decoded, x, likelihood, sigma)
+    kl = gaussian_kl(out.mu, out.logvar)
+    recon, kl_mean = -log_px_z.mean(), kl.mean()
+    rate = free_bits_kl(out.mu, out.logvar, free_bits) if free_bits > 0 else kl_mean
+    return {"loss": recon + kl_weight * beta * rate, "elbo": -(recon + kl_mean), "recon": recon, "kl": kl_mean}
+
+
+def _split_batch(model: nn.Module, batch) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+    """(x, the model's inputs): a conditional model gets (x, y), others x alone (labels unused)."""
+    conditional = hasattr(model, "n_classes")
+    if isinstance(batch, (tuple, list)):
+        if conditional:
+            if len(batch) != 2:
+                raise TypeError("a conditional VAE needs batches (x, y) of images and labels")
+            return batch[0], tuple(batch)
+        return batch[0], (batch[0],)
+    if conditional:
+        raise TypeError("a conditional VAE needs batches (x, y) of images and labels, got one tensor")
+    return batch, (batch,)
+
+
+def vae_loss(model: nn.Module, batch: torch.Tensor | tuple[torch.Tensor, ...], *, likelihood: str | None = None, sigma: float | None = None,
+             beta: float = 1.0, free_bits: float = 0.0, kl_weight: float = 1.0,
+             binarize: bool = False) -> dict[str, torch.Tensor]:
+    r"""``loss_fn(model, batch)`` of any VAE of the course for :func:`course_lib.fit`:
+    a forward pass, then :func:`negative_elbo`.
+
+    ``likelihood`` and ``sigma`` default to the model's own (``model.likelihood``,
+    ``model.sigma``); ``beta``, ``free_bits`` and ``kl_weight`` are those of
+    :func:`negative_elbo`. A batch ``(x, y)`` feeds ``y`` to a conditional VAE
+    and is otherwise read as (images, unused labels). ``binarize`` draws a fresh
+    binary image per call first (dynamic binarisation). Returns ``loss``,
+    ``elbo``, ``recon``, ``kl`` (nats per example).
+    """
+    x, inputs = _split_batch(model, batch)
+    if binarize:
+        x = dynamic_binarize(x)
+        inputs = (x, *inputs[1:])
+    out = model(*inputs)
+    if not isinstance(out, VAEOutput):
+        raise TypeError(f"vae_loss needs a VAE: this model's forward returns {type(out).__name__}, not a "
+                        "VAEOutput with mu and logvar (for an autoencoder use ae_loss)")
+    likelihood = likelihood or getattr(model, "likelihood", None)
+    if likelihood is None:
+        raise ValueError("give likelihood= ('gaussian' or 'bernoulli'): the model does not say")
+    sigma = sigma if sigma is not None else getattr(model, "sigma", None)
+    return negative_elbo(out, x, likelihood=likelihood, sigma=sigma, beta=beta, free_bits=free_bits,
+                         kl_weight=kl_weight)
+
+
+@dataclass
+class VAEObjective:
+    """``loss_fn(model, batch)`` for :func:`course_lib.fit`: :func:`vae_loss` with fixed
+    ``beta``, ``free_bits`` and ``binarize``, and the KL weight
+    ``kl_warmup(step, warmup_steps)``, where ``step`` counts the calls made in
+    training mode (evaluation calls do not advance it)."""
+
+    beta: float = 1.0
+    free_bits: float = 0.0
+    warmup_steps: int = 0
+    binarize: bool = False
+    step: int = field(default=0, init=False)
+
+    def __call__(self, model: nn.Module, batch: torch.Tensor | tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        if model.training:
+            self.step += 1
+        w = kl_warmup(self.step, self.warmup_steps)
+        parts = vae_loss(model, batch, beta=self.beta, free_bits=self.free_bits, kl_weight=w,
+                         binarize=self.binarize)
+        parts["kl_weight"] = torch.tensor(w * self.beta)
+        return parts
 
 
 # ---------------------------------------------------------------------------
@@ -271,10 +381,6 @@ def contractive_penalty(encode: Callable[[torch.Tensor], torch.Tensor], x: torch
     return encoder_jacobian(encode, x).pow(2).sum(dim=(1, 2))
 
 
-def _images(batch):
-    return batch[0] if isinstance(batch, (tuple, list)) else batch
-
-
 def sparse_ae_loss(alpha: float, p: float = 1.0) -> LossFn:
     r"""Loss ``loss_fn(model, batch)`` of a sparse autoencoder,
     :math:`\frac{1}{B}\sum_b \lVert x_b - \hat{x}_b\rVert^2 + \alpha \lVert z_b \rVert_p^p`.
@@ -284,9 +390,9 @@ def sparse_ae_loss(alpha: float, p: float = 1.0) -> LossFn:
 
     def loss_fn(model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
         x = _images(batch)
-        x_hat, z = model(x)
-        recon = squared_error(x_hat, x).mean()
-        penalty = sparsity_penalty(z, p).mean()
+        out = model(x)
+        recon = squared_error(out.x_hat, x).mean()
+        penalty = sparsity_penalty(out.z, p).mean()
         return {"loss": recon + alpha * penalty, "recon": recon, "penalty": penalty}
 
     return loss_fn
@@ -301,8 +407,7 @@ def contractive_ae_loss(alpha: float) -> LossFn:
 
     def loss_fn(model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
         x = _images(batch)
-        x_hat, _ = model(x)
-        recon = squared_error(x_hat, x).mean()
+        recon = squared_error(model(x).x_hat, x).mean()
         penalty = contractive_penalty(model.encode, x).mean()
         return {"loss": recon + alpha * penalty, "recon": recon, "penalty": penalty}
 
@@ -320,7 +425,6 @@ def denoising_ae_loss(corruption: Callable[[torch.Tensor], torch.Tensor]) -> Los
         x_tilde = corruption(x)
         if x_tilde.shape != x.shape:
             raise ValueError(f"the corruption changed the shape {tuple(x.shape)} -> {tuple(x_tilde.shape)}")
-        x_hat, _ = model(x_tilde)
-        return {"loss": squared_error(x_hat, x).mean()}
+        return {"loss": squared_error(model(x_tilde).x_hat, x).mean()}
 
     return loss_fn

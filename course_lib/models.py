@@ -1,27 +1,41 @@
-"""Encoders, decoders and the autoencoder models of the course.
+"""The model classes of the course: one autoencoder, one VAE, one conditional VAE.
 
 Every model exposes ``encode`` and ``decode`` and returns a named output from
-``forward``. Training loops live in :mod:`course_lib.training`, never in a
-model: ``nn.Module.train(mode)`` is how ``.eval()`` switches modes, so a
-training loop named ``train`` would break it.
+``forward``. What the decoder's numbers *mean* is part of the model, in its
+``likelihood``:
+
+* ``"gaussian"``: the decoder outputs the mean of :math:`p(x \\mid z)`
+  (a Gaussian with standard deviation ``sigma``);
+* ``"bernoulli"``: the decoder outputs *logits*; the mean is their sigmoid.
+
+``decode(z)`` always returns the mean in data space (what you look at);
+``decode_logits(z)`` returns the logits of a Bernoulli decoder (what a stable
+loss uses). The networks themselves are built in :mod:`course_lib.architectures`;
+training loops live in :mod:`course_lib.training`, never in a model
+(``nn.Module.train(mode)`` is how ``.eval()`` switches modes).
 """
 
 from __future__ import annotations
 
 import math
-from typing import NamedTuple, Sequence
+from typing import Literal, NamedTuple, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["mlp", "AEOutput", "VAEOutput", "Autoencoder", "mlp_autoencoder", "linear_autoencoder",
-           "reparameterize", "check_input", "VAEMixin", "BernoulliVAE", "GaussianVAE"]
+__all__ = ["mlp", "AEOutput", "VAEOutput", "Autoencoder", "VAE", "ConditionalVAE", "reparameterize",
+           "check_input", "LIKELIHOODS"]
+
+#: the decoder likelihoods a model can have
+LIKELIHOODS = ("gaussian", "bernoulli")
+Likelihood = Literal["gaussian", "bernoulli"]
 
 
 def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU,
         out_activation: nn.Module | None = None) -> nn.Sequential:
     """A fully connected network ``sizes[0] -> ... -> sizes[-1]`` with
-    ``activation`` between layers and ``out_activation`` (if any) at the end."""
+    ``activation()`` between layers and ``out_activation`` (if any) at the end."""
     if len(sizes) < 2 or any(int(s) <= 0 for s in sizes):
         raise ValueError(f"mlp needs at least two positive layer sizes, got {list(sizes)}")
     layers: list[nn.Module] = []
@@ -35,20 +49,30 @@ def mlp(sizes: Sequence[int], activation: type[nn.Module] = nn.ReLU,
 
 
 class AEOutput(NamedTuple):
-    """What an autoencoder's forward pass returns: the reconstruction and the code."""
+    """What an autoencoder's forward pass returns.
+
+    ``x_hat`` is the reconstruction in data space (the decoder's mean); ``z`` the
+    code; ``logits`` the decoder's logits when its likelihood is Bernoulli
+    (``x_hat = sigmoid(logits)``), else ``None``."""
 
     x_hat: torch.Tensor
     z: torch.Tensor
+    logits: torch.Tensor | None = None
 
 
 class VAEOutput(NamedTuple):
-    """What a variational autoencoder's forward pass returns: the decoder's
-    output (mean or logits), the sampled code and the posterior parameters."""
+    """What a variational autoencoder's forward pass returns.
+
+    ``x_hat`` is the decoder's mean in data space at the sampled code ``z``;
+    ``mu`` and ``logvar`` are the posterior's parameters; ``logits`` holds the
+    decoder's logits when its likelihood is Bernoulli (``x_hat = sigmoid(logits)``),
+    else ``None``."""
 
     x_hat: torch.Tensor
     z: torch.Tensor
     mu: torch.Tensor
     logvar: torch.Tensor
+    logits: torch.Tensor | None = None
 
 
 def check_input(t: object, shape: Sequence[int], what: str, model: nn.Module | None = None) -> None:
@@ -94,80 +118,99 @@ def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
 class Autoencoder(nn.Module):
     """A deterministic autoencoder ``x -> z = E(x) -> x_hat = D(z)``.
 
-    ``input_shape`` is the shape of one example (e.g. ``(2,)`` or
-    ``(1, 28, 28)``); inputs are checked against it so that a wrong tensor gets
-    a clear error instead of a matrix-size message from deep inside a layer.
-    Images are flattened for MLP encoders and reshaped back after decoding.
+    ``encoder`` receives the batch as given, (B, *input_shape) (start it with
+    ``nn.Flatten()`` for a fully connected network on images); ``decoder`` maps
+    codes (B, L) to (B, D) or (B, *input_shape), reshaped to the input shape.
+    ``likelihood`` says what the decoder outputs: the mean (``"gaussian"``, with
+    standard deviation ``sigma`` when a loss needs one) or Bernoulli logits
+    (``"bernoulli"``). Inputs are checked against ``input_shape`` so that a wrong
+    tensor gets a clear error instead of a matrix-size message from deep inside a layer.
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, input_shape: Sequence[int],
-                 latent_dim: int):
+                 latent_dim: int, *, likelihood: Likelihood = "gaussian", sigma: float | None = None):
         super().__init__()
+        if likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {likelihood!r}")
+        if sigma is not None and not sigma > 0:
+            raise ValueError(f"the decoder's sigma must be positive, got {sigma}")
         self.encoder = encoder
         self.decoder = decoder
         self.input_shape = tuple(int(s) for s in input_shape)
         self.latent_dim = int(latent_dim)
+        self.likelihood: Likelihood = likelihood
+        self.sigma = None if sigma is None else float(sigma)
 
     @property
     def data_dim(self) -> int:
+        """D, the number of entries of one example."""
         return math.prod(self.input_shape)
-
-    def _check(self, t: torch.Tensor, shape: tuple[int, ...], what: str) -> None:
-        check_input(t, shape, what, self)
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
         """Code ``z`` (B, L) of a batch ``x`` (B, *input_shape)."""
-        self._check(x, self.input_shape, "x")
-        return self.encoder(x.flatten(1))
+        check_input(x, self.input_shape, "x", self)
+        return self.encoder(x)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Reconstruction ``x_hat`` (B, *input_shape) of codes ``z`` (B, L)."""
-        self._check(z, (self.latent_dim,), "z")
-        return self.decoder(z).view(len(z), *self.input_shape)
+    def decoder_output(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """The decoder network's output at codes ``z`` (B, L), shaped like the
+        data: the mean for a Gaussian likelihood, logits for a Bernoulli one."""
+        z = inputs[0]
+        check_input(z, (self.latent_dim,), "z", self)
+        return self.decoder(*inputs).reshape(len(z), *self.input_shape)
+
+    def decode_logits(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """Logits (B, *input_shape) of a Bernoulli decoder at codes ``z`` (B, L)."""
+        if self.likelihood != "bernoulli":
+            raise ValueError(f"this model's decoder outputs the mean of a {self.likelihood} likelihood, "
+                             "not logits; use decode(z)")
+        return self.decoder_output(*inputs)
+
+    def mean_of(self, output: torch.Tensor) -> torch.Tensor:
+        """The data-space mean from the decoder network's output (sigmoid of logits
+        for a Bernoulli likelihood)."""
+        return torch.sigmoid(output) if self.likelihood == "bernoulli" else output
+
+    def decode(self, *inputs: torch.Tensor) -> torch.Tensor:
+        """The reconstruction in data space (B, *input_shape) of codes ``z`` (B, L):
+        the decoder's mean (pixel probabilities for a Bernoulli decoder)."""
+        return self.mean_of(self.decoder_output(*inputs))
+
+    def _logits_or_none(self, output: torch.Tensor) -> torch.Tensor | None:
+        return output if self.likelihood == "bernoulli" else None
 
     def forward(self, x: torch.Tensor) -> AEOutput:
         z = self.encode(x)
-        return AEOutput(self.decode(z), z)
+        out = self.decoder_output(z)
+        return AEOutput(self.mean_of(out), z, self._logits_or_none(out))
 
 
-def mlp_autoencoder(data_dim: int | Sequence[int], latent_dim: int,
-                    hidden: Sequence[int] = (128, 64, 32),
-                    out_activation: nn.Module | None = None) -> Autoencoder:
-    """An MLP autoencoder with mirrored hidden layers.
+class VAE(Autoencoder):
+    r"""A variational autoencoder with a diagonal Gaussian posterior and a
+    standard normal prior.
 
-    ``data_dim`` is D, or the shape of one example for images. The default
-    ``hidden`` is the toy-data network of the source notes
-    (D -> 128 -> 64 -> 32 -> L and back). Use ``out_activation=nn.Sigmoid()``
-    for images in [0, 1].
-    """
-    shape = (data_dim,) if isinstance(data_dim, int) else tuple(data_dim)
-    d = math.prod(shape)
-    encoder = mlp([d, *hidden, latent_dim])
-    decoder = mlp([latent_dim, *reversed(hidden), d], out_activation=out_activation)
-    return Autoencoder(encoder, decoder, shape, latent_dim)
+    * encoder: (B, *input_shape) -> (B, 2L), read as ``[mu, logvar]`` of
+      :math:`q_\phi(z \mid x) = \mathcal{N}(\mu, \mathrm{diag}\,e^{\mathrm{logvar}})`
+      (the log-variance is unconstrained, exponentiated where a variance is needed);
+    * decoder: codes (B, L) -> the mean (Gaussian likelihood with standard
+      deviation ``sigma``) or the logits (Bernoulli) of :math:`p_\theta(x \mid z)`;
+    * prior :math:`p(z) = \mathcal{N}(0, I_L)`.
 
-
-def linear_autoencoder(data_dim: int | Sequence[int], latent_dim: int, bias: bool = True) -> Autoencoder:
-    """A linear autoencoder ``x_hat = W_d (W_e x + b_e) + b_d``: with the squared
-    error it learns the principal subspace (chapter 1)."""
-    shape = (data_dim,) if isinstance(data_dim, int) else tuple(data_dim)
-    d = math.prod(shape)
-    return Autoencoder(nn.Linear(d, latent_dim, bias=bias), nn.Linear(latent_dim, d, bias=bias),
-                       shape, latent_dim)
-
-
-# ---------------------------------------------------------------------------
-# What every VAE of the course shares.
-
-class VAEMixin:
-    """The parts every VAE of the course shares, given ``encode(x) -> (mu, logvar)``
-    and ``decode(z)``: the reparameterised forward pass and codes from the prior.
-
-    Mixed into an ``nn.Module`` with a ``latent_dim`` attribute. A model whose
-    ``encode``/``decode`` take more inputs (the conditional VAE) overrides ``forward``.
+    ``forward`` samples one :math:`z \sim q(z \mid x)` by the reparameterisation
+    trick and returns a :class:`VAEOutput`. The loss lives in
+    :func:`course_lib.vae_loss`, not here.
     """
 
-    latent_dim: int
+    def _split(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        if h.dim() != 2 or h.shape[1] != 2 * self.latent_dim:
+            raise ValueError(f"the encoder must output (B, 2L) = (B, {2 * self.latent_dim}) for [mu, logvar], "
+                             f"got {tuple(h.shape)}")
+        mu, logvar = h.chunk(2, dim=1)
+        return mu, logvar
+
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior parameters ``(mu, logvar)``, each (B, L), of a batch ``x``."""
+        check_input(x, self.input_shape, "x", self)
+        return self._split(self.encoder(x))
 
     def reparameterize(self, mu: torch.Tensor, logvar: torch.Tensor,
                        generator: torch.Generator | None = None) -> torch.Tensor:
@@ -177,76 +220,124 @@ class VAEMixin:
     def forward(self, x: torch.Tensor) -> VAEOutput:
         mu, logvar = self.encode(x)
         z = self.reparameterize(mu, logvar)
-        return VAEOutput(self.decode(z), z, mu, logvar)
+        out = self.decoder_output(z)
+        return VAEOutput(self.mean_of(out), z, mu, logvar, self._logits_or_none(out))
 
     def prior_codes(self, n: int, generator: torch.Generator | None = None,
                     temperature: float = 1.0) -> torch.Tensor:
-        """``n`` codes ``z = T * eps``, ``eps ~ N(0, I_L)``, on the model's device (n, L)."""
+        """``n`` codes ``z = T * eps``, ``eps ~ N(0, I_L)``, on the model's device and dtype (n, L)."""
         if int(n) <= 0:
             raise ValueError(f"n must be positive, got {n}")
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
-        device = next(self.parameters()).device
+        weight = next(self.parameters())
         eps = torch.randn(int(n), self.latent_dim, generator=generator,
                           device=generator.device if generator is not None else None)
-        return temperature * eps.to(device)
-
-
-class BernoulliVAE(VAEMixin, nn.Module):
-    """Base of the VAEs whose decoder outputs Bernoulli *logits* (images in [0, 1])."""
+        return (temperature * eps).to(weight.device, weight.dtype)
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-        """``n`` new images (n, *input_shape): the pixel probabilities
-        ``sigmoid(decode(z))`` at ``z ~ N(0, I)``."""
-        return torch.sigmoid(self.decode(self.prior_codes(n, generator)))
+    def sample(self, n: int, generator: torch.Generator | None = None, noise: bool = False) -> torch.Tensor:
+        """``n`` new examples (n, *input_shape): the decoder's mean at ``z ~ N(0, I)``.
+        With ``noise=True`` a Gaussian decoder also adds its noise ``sigma * eps``
+        and a Bernoulli one draws binary pixels."""
+        x = self.decode(self.prior_codes(n, generator))
+        if not noise:
+            return x
+        if self.likelihood == "bernoulli":
+            u = torch.rand(x.shape, generator=generator, device=generator.device if generator else None)
+            return (u.to(x.device) < x).to(x.dtype)
+        if self.sigma is None:
+            raise ValueError("noise=True needs the decoder's sigma; build the model with sigma=")
+        eps = torch.randn(x.shape, generator=generator, device=generator.device if generator else None)
+        return x + self.sigma * eps.to(x.device, x.dtype)
 
 
-# ---------------------------------------------------------------------------
-# A Gaussian VAE with MLP encoder and decoder (chapters 4-5).
+class ConditionalVAE(VAE):
+    r"""A conditional VAE :math:`q_\phi(z \mid x, y)`, :math:`p_\theta(x \mid z, y)`,
+    :math:`p(z) = \mathcal{N}(0, I_L)` (Sohn et al., 2015), for images with one
+    of ``n_classes`` labels.
 
-class GaussianVAE(VAEMixin, Autoencoder):
-    r"""A variational autoencoder with fully connected networks (chapter 5).
-
-    * Encoder :math:`q_\phi(z \mid x) = \mathcal{N}(\mu_\phi(x), \mathrm{diag}\,\sigma^2_\phi(x))`:
-      a shared trunk ``D -> hidden...`` with two linear heads, one for ``mu`` and
-      one for ``logvar`` :math:`= \log \sigma^2_\phi(x)` (the log-variance trick:
-      an unconstrained output, exponentiated where a variance is needed).
-    * Decoder :math:`p_\theta(x \mid z) = \mathcal{N}(\mu_\theta(z), \sigma_0^2 I_D)`:
-      an MLP for the mean ``x_hat``; ``sigma`` is the fixed :math:`\sigma_0`.
-      For images the same decoder output can serve as Bernoulli logits.
-    * Prior :math:`p(z) = \mathcal{N}(0, I_L)`.
-
-    The defaults are the toy setting of the source notes (``hidden=(128, 64, 32)``,
-    ``sigma=0.1``). Shapes: ``x`` (B, *input_shape), ``z`` (B, L).
-    The loss lives in :func:`course_lib.vae_loss`, not here.
+    The label enters both networks: the encoder sees the image with the one-hot
+    label broadcast as ``n_classes`` extra constant channels, (B, C + K, H, W) ->
+    (B, 2L); the decoder sees ``[z, one_hot(y)]`` (B, L + K). ``y`` is a (B,)
+    tensor of class indices, or (B, K) float class weights (e.g. a blend of two
+    one-hot vectors).
     """
 
-    def __init__(self, data_dim: int | Sequence[int], latent_dim: int,
-                 hidden: Sequence[int] = (128, 64, 32), sigma: float = 0.1):
-        shape = (data_dim,) if isinstance(data_dim, int) else tuple(data_dim)
-        if not sigma > 0:
-            raise ValueError(f"the decoder's sigma must be positive, got {sigma}")
-        d, hidden = math.prod(shape), list(hidden)
-        # trunk: ReLU after every hidden layer, then the two heads
-        trunk = nn.Sequential(mlp([d, *hidden]), nn.ReLU())
-        super().__init__(trunk, mlp([latent_dim, *reversed(hidden), d]), shape, latent_dim)
-        self.mu_head = nn.Linear(hidden[-1], latent_dim)
-        self.logvar_head = nn.Linear(hidden[-1], latent_dim)
-        self.sigma = float(sigma)
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, input_shape: Sequence[int],
+                 latent_dim: int, n_classes: int, *, likelihood: Likelihood = "bernoulli",
+                 sigma: float | None = None):
+        super().__init__(encoder, decoder, input_shape, latent_dim, likelihood=likelihood, sigma=sigma)
+        if len(self.input_shape) != 3:
+            raise ValueError(f"a conditional VAE takes images (C, H, W), got input_shape {self.input_shape}")
+        if int(n_classes) < 2:
+            raise ValueError(f"n_classes must be at least 2, got {n_classes}")
+        self.n_classes = int(n_classes)
 
-    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Posterior parameters ``(mu, logvar)``, each (B, L), of a batch ``x``."""
-        self._check(x, self.input_shape, "x")
-        h = self.encoder(x.flatten(1))
-        return self.mu_head(h), self.logvar_head(h)
+    def one_hot(self, y: torch.Tensor, batch: int) -> torch.Tensor:
+        """Class labels (B,) or class weights (B, K) -> float (B, K), checked."""
+        k = self.n_classes
+        if not isinstance(y, torch.Tensor):
+            raise TypeError(f"y must be a torch.Tensor of class indices, got {type(y).__name__}")
+        weight = next(self.parameters())
+        if y.device != weight.device:
+            raise ValueError(f"y is on {y.device} but the model is on {weight.device}")
+        if y.dim() == 1 and not y.is_floating_point():
+            if len(y) != batch:
+                raise ValueError(f"y has {len(y)} labels for a batch of {batch}")
+            if len(y) and (int(y.min()) < 0 or int(y.max()) >= k):
+                raise ValueError(f"class labels must lie in 0..{k - 1}, got {int(y.min())}..{int(y.max())}")
+            return F.one_hot(y.long(), k).to(weight.dtype)
+        if y.dim() == 2 and y.is_floating_point():
+            if tuple(y.shape) != (batch, k):
+                raise ValueError(f"class weights must have shape ({batch}, {k}), got {tuple(y.shape)}")
+            return y.to(weight.dtype)
+        raise ValueError(f"y must be integer labels (B,) or float class weights (B, {k}); "
+                         f"got {y.dtype} of shape {tuple(y.shape)}")
+
+    def encoder_input(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """``[x, one-hot maps]`` (B, C + K, H, W): what the encoder network sees."""
+        check_input(x, self.input_shape, "x", self)
+        B, _, H, W = x.shape
+        maps = self.one_hot(y, B)[:, :, None, None].expand(B, self.n_classes, H, W)
+        return torch.cat([x, maps], dim=1)
+
+    def encode(self, x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior parameters ``mu``, ``logvar`` (B, L) of images x (B, C, H, W) with labels y."""
+        return self._split(self.encoder(self.encoder_input(x, y)))
+
+    def decoder_output(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """The decoder network's output (B, C, H, W) at codes z (B, L) with labels y."""
+        check_input(z, (self.latent_dim,), "z", self)
+        return self.decoder(torch.cat([z, self.one_hot(y, len(z))], dim=1)).reshape(len(z), *self.input_shape)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> VAEOutput:
+        mu, logvar = self.encode(x, y)
+        z = self.reparameterize(mu, logvar)
+        out = self.decoder_output(z, y)
+        return VAEOutput(self.mean_of(out), z, mu, logvar, self._logits_or_none(out))
 
     @torch.no_grad()
-    def sample(self, n: int, generator: torch.Generator | None = None,
-               noise: bool = False) -> torch.Tensor:
-        """``n`` new examples: ``z ~ N(0, I)``, then the decoder mean (B, *input_shape);
-        with ``noise=True`` also the decoder's Gaussian noise ``sigma * eps``."""
-        x = self.decode(self.prior_codes(n, generator))
-        if noise:
-            x = x + self.sigma * torch.randn(x.shape, generator=generator).to(x.device)
-        return x
+    def sample(self, y: torch.Tensor, temperature: float = 1.0,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """The decoder's mean (B, C, H, W) at ``z ~ N(0, T^2 I)``, one per label in ``y``."""
+        return self.decode(self.prior_codes(len(y), generator, temperature), y)
+
+    def layer_shapes(self, x: torch.Tensor, y: torch.Tensor) -> list[tuple[str, str, tuple[int, ...]]]:
+        """(network, layer, output shape) for every layer on one pass of x, y: an
+        architecture walk-through. Both networks must be ``nn.Sequential``."""
+        rows = []
+        with torch.no_grad():
+            h = self.encoder_input(x, y)
+            rows.append(("encoder", "input [x, one-hot maps]", tuple(h.shape)))
+            for layer in self.encoder:
+                h = layer(h)
+                rows.append(("encoder", type(layer).__name__, tuple(h.shape)))
+            mu, _ = self._split(h)
+            rows.append(("encoder", "chunk -> mu (and logvar)", tuple(mu.shape)))
+            h = torch.cat([mu, self.one_hot(y, len(x))], 1)
+            rows.append(("decoder", "input [z, one-hot]", tuple(h.shape)))
+            for layer in self.decoder:
+                h = layer(h)
+                rows.append(("decoder", type(layer).__name__, tuple(h.shape)))
+        return rows

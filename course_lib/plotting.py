@@ -1,8 +1,11 @@
 """Figures of the course (matplotlib only). Every function returns a Figure
-and leaves no open pyplot figure behind, so a cell shows it exactly once."""
+and leaves no open pyplot figure behind, so a cell shows it exactly once;
+the one exception, :func:`interpolation_picture`, returns an RGB picture
+that a slider can redraw in milliseconds."""
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -14,9 +17,13 @@ from matplotlib.figure import Figure
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
+    from torch import nn
+
     from .training import History
 
-__all__ = ["scatter2d", "image_grid", "plot_history", "image_mosaic"]
+__all__ = ["scatter2d", "image_grid", "plot_history", "image_mosaic", "q_vs_posterior_figure",
+           "interpolation_figure", "denoising_figure", "interpolation_picture", "temperature_figure",
+           "edit_figure", "rate_distortion_figure"]
 
 
 def _np(a) -> np.ndarray:
@@ -172,3 +179,189 @@ def image_mosaic(images: torch.Tensor | np.ndarray, *, row_labels: Sequence[str]
     if title:
         ax.set_title(title, fontsize=10)
     return _done(fig)
+
+
+# ---------------------------------------------------------------------------
+# Figures behind the chapters' sliders (course_lib.widgets wires controls to them)
+
+def q_vs_posterior_figure(mu: float, sigma: float, **model) -> Figure:
+    """Figure for :func:`q_posterior_terms`: the densities of q, the exact
+    posterior and the prior, with log p(x), the ELBO and both KLs in the title."""
+    from .ppca import q_posterior_terms
+
+    t = q_posterior_terms(mu, sigma, **model)
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    ax.plot(t["z"], t["posterior"], color="black", lw=2, label="posterior $p(z \\mid x)$")
+    ax.plot(t["z"], t["prior"], color="gray", ls=":", label="prior $p(z)$")
+    ax.fill_between(t["z"], t["q"], color="tab:orange", alpha=0.35)
+    ax.plot(t["z"], t["q"], color="tab:orange", label=f"$q = \\mathcal{{N}}({mu:.2f}, {sigma:.2f}^2)$")
+    ax.set(xlabel="$z$", ylabel="density")
+    ax.set_title(f"log p(x) = {t['log_px']:.3f}   ELBO = {t['elbo']:.3f}   "
+                 f"KL(q||posterior) = {t['kl_post']:.3f}\nE_q log p(x|z) = {t['recon']:.3f}   "
+                 f"KL(q||prior) = {t['kl_prior']:.3f}", fontsize=9)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def interpolation_figure(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t: float,
+                       data: torch.Tensor | None = None, n_path: int = 100) -> Figure:
+    """The decoded interpolation between x0 and x1 at ``t``. For 2-D data: the data (grey),
+    the decoded path for t in [0, 1] (black), the straight segment between the
+    end points (dashed) and the decoded point at ``t`` (red). For images: x0,
+    the decoded image at ``t``, x1, and the pixel-space blend at ``t``."""
+    from .latent import interpolate
+
+    if not 0.0 <= t <= 1.0:
+        raise ValueError(f"t must lie in [0, 1], got {t}")
+    x0c, x1c = x0.detach().cpu(), x1.detach().cpu()
+    if tuple(model.input_shape) == (2,):
+        path = interpolate(model, x0, x1, np.linspace(0, 1, n_path)).numpy()
+        point = interpolate(model, x0, x1, [t])[0].numpy()
+        fig, ax = plt.subplots(figsize=(4.2, 4.2))
+        if data is not None:
+            d = data.detach().cpu().numpy() if hasattr(data, "detach") else np.asarray(data)
+            ax.scatter(d[:, 0], d[:, 1], s=1, c="lightgray", label="data")
+        ax.plot(path[:, 0], path[:, 1], "k-", lw=1, label="decoded path, t in [0, 1]")
+        ax.plot(*np.stack([x0c.numpy(), x1c.numpy()]).T, "k--", lw=0.8, label="straight line in data space")
+        ax.scatter(*x0c.numpy(), s=60, c="tab:blue", label="$x_0$", zorder=3)
+        ax.scatter(*x1c.numpy(), s=60, c="tab:green", label="$x_1$", zorder=3)
+        ax.scatter(*point, s=60, c="tab:red", marker="X", label=f"$\\hat{{x}}(t)$, t = {t:.2f}", zorder=4)
+        ax.set(xlabel="$x_1$", ylabel="$x_2$", xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal")
+        ax.legend(loc="lower left", fontsize=7)
+    else:
+        x_t = interpolate(model, x0, x1, [t])[0]
+        blend = (1 - t) * x0c + t * x1c
+        panels = [(x0c, "$x_0$"), (x_t, f"decoded, t = {t:.2f}"), (x1c, "$x_1$"),
+                  (blend, f"pixel blend, t = {t:.2f}")]
+        fig, axes = plt.subplots(1, 4, figsize=(6.4, 1.9))
+        for ax, (img, label) in zip(axes, panels):
+            ax.imshow(img.reshape(img.shape[-2:]).numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set_title(label, fontsize=8)
+            ax.axis("off")
+    fig.tight_layout()
+    plt.close(fig)
+    return fig
+
+
+def denoising_figure(models: dict[str, nn.Module], x: torch.Tensor, kind: str, strength: float,
+                   seed: int = 0) -> Figure:
+    """Rows: the clean images ``x`` (B, C, H, W), the corrupted ones, and the
+    output of each model in ``models`` (name -> autoencoder) given the corrupted
+    images; the mean squared error per image of each row against ``x`` is in
+    its label."""
+    from .corruption import denoise
+
+    xc = x.detach().cpu()
+    rows = [(xc, "clean")]
+    x_tilde = None
+    for name, model in models.items():
+        x_tilde, x_hat = denoise(model, xc, kind, strength, seed)
+        if len(rows) == 1:
+            rows.append((x_tilde, f"corrupted\nerror {(x_tilde - xc).pow(2).flatten(1).sum(1).mean():.1f}"))
+        rows.append((x_hat, f"{name}\nerror {(x_hat - xc).pow(2).flatten(1).sum(1).mean():.1f}"))
+    n = len(xc)
+    fig, axes = plt.subplots(len(rows), n, figsize=(0.8 * n + 1.6, 0.85 * len(rows) + 0.4), squeeze=False)
+    for r, (imgs, label) in enumerate(rows):
+        for c in range(n):
+            ax = axes[r, c]
+            ax.imshow(imgs[c].reshape(imgs.shape[-2:]).numpy(), cmap="gray", vmin=0, vmax=1)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
+    fig.suptitle(f"{kind}, strength {strength:.2f} (squared error per image)", fontsize=9)
+    fig.subplots_adjust(wspace=0.05, hspace=0.08, left=0.2)
+    plt.close(fig)
+    return fig
+
+
+def interpolation_picture(strip: np.ndarray, ts: Sequence[float] | np.ndarray, frame: np.ndarray, t: float, *,
+                          scale: int = 4) -> np.ndarray:
+    """The decoded image at ``t`` (left, enlarged ``scale`` times) beside the whole
+    interpolation strip (right, enlarged ``scale // 2`` times) with a red bar at
+    ``t``, as one RGB picture (H, W, 3) of uint8, not a Figure: a slider redraws it
+    in a few milliseconds (see :func:`course_lib.figure_widget`).
+    ``strip`` (T, C, H, W) decoded at ``ts`` (T,) increasing from 0 to 1;
+    ``frame`` (C, H, W) decoded at ``t``; pixel values in [0, 1], C = 1 or 3."""
+    def rgb(a):
+        a = np.asarray(a.detach().cpu() if hasattr(a, "detach") else a, dtype=np.float32)
+        a = np.repeat(a, 3, axis=-3) if a.shape[-3] == 1 else a
+        return (np.clip(np.moveaxis(a, -3, -1), 0, 1) * 255).round().astype(np.uint8)   # (..., H, W, 3)
+
+    s, f = rgb(strip), rgb(frame)
+    ts = np.asarray(ts, dtype=float)
+    T, H, W, _ = s.shape
+    if len(ts) != T:
+        raise ValueError(f"strip has {T} images but ts has {len(ts)} values")
+    big, small, gap = scale, max(1, scale // 2), 8
+    f = f.repeat(big, 0).repeat(big, 1)                                       # (big H, big W, 3)
+    row = np.concatenate(list(s), axis=1).repeat(small, 0).repeat(small, 1)   # (small H, T small W, 3)
+    height, width = big * H, big * W + gap + T * small * W
+    out = np.full((height, width, 3), 255, np.uint8)
+    out[:, :big * W] = f
+    top = (height - small * H) // 2
+    out[top:top + small * H, big * W + gap:] = row
+    centres = (np.arange(T) + 0.5) * small * W
+    x_t = big * W + gap + int(round(float(np.interp(t, ts, centres))))       # the strip's position of t
+    out[max(0, top - 6):top + small * H + 6, max(0, x_t - 1):x_t + 2] = (214, 39, 40)
+    return out
+
+
+def temperature_figure(model: nn.Module, eps: torch.Tensor, temperature: float,
+                       class_names: Sequence[str]) -> Figure:
+    """Samples ``decode(T * eps, y)`` for every class (rows) and the fixed noise
+    vectors ``eps`` (S, L) (columns), as one mosaic."""
+    from .cvae import temperature_samples
+
+    images = temperature_samples(model, eps, temperature)
+    return image_mosaic(images, row_labels=list(class_names), title=f"temperature T = {temperature:.2f}")
+
+
+def edit_figure(model: nn.Module, x: torch.Tensor, vectors: Mapping[str, torch.Tensor],
+                alphas: Mapping[str, float]) -> Figure:
+    r"""Faces ``x`` (B, C, H, W) reconstructed from their mean codes (top row) and
+    decoded from :math:`\mu(x) + \sum_k \alpha_k z_k` (bottom row), where
+    ``vectors`` maps names to attribute vectors (L,) and ``alphas`` maps the same
+    names to coefficients."""
+    from .latent_arithmetic import edit_many
+
+    zero = {name: 0.0 for name in vectors}
+    images = edit_many(model, x, vectors, [zero, dict(alphas)])
+    label = ", ".join(f"{k}={float(a):+.2f}" for k, a in alphas.items())
+    return image_grid(images.flatten(0, 1).cpu(), nrow=2,
+                      row_labels=["reconstruction", "edited"], title=label, cell=0.8)
+
+
+def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samples: int = 16) -> Figure:
+    """The beta picker's picture: prior samples of the model trained with ``beta``
+    (left) and its point on the rate/distortion curve of all models (right).
+
+    ``results[beta]`` holds ``"rate"`` (KL, nats), ``"distortion"`` (-log p(x|z),
+    nats) and ``"samples"`` (n, 1, 28, 28) in [0, 1]. Returns a Figure."""
+    if beta not in results:
+        raise KeyError(f"no model for beta={beta}; trained betas: {sorted(results)}")
+    betas = sorted(results)
+    rate = np.array([results[b]["rate"] for b in betas])
+    dist = np.array([results[b]["distortion"] for b in betas])
+    imgs = _np(results[beta]["samples"])[:n_samples, 0]
+    side = int(math.ceil(math.sqrt(len(imgs))))
+    grid = np.ones((side * 29 - 1, side * 29 - 1))
+    for i, im in enumerate(imgs):
+        r, c = divmod(i, side)
+        grid[r * 29:r * 29 + 28, c * 29:c * 29 + 28] = im
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 4), gridspec_kw={"width_ratios": [1, 1.3]})
+    ax0.imshow(grid, cmap="gray", vmin=0, vmax=1)
+    ax0.set_axis_off()
+    ax0.set_title(f"samples, beta = {beta:g}")
+    ax1.plot(rate, dist, "o-", color="0.6", label="trained models")
+    for b, r, d in zip(betas, rate, dist):
+        ax1.annotate(f"{b:g}", (r, d), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    i = betas.index(beta)
+    ax1.plot(rate[i], dist[i], "o", color="C3", ms=11, label=f"beta = {beta:g}")
+    ax1.set_xlabel("rate R = KL(q(z|x) || p(z))  [nats]")
+    ax1.set_ylabel("distortion D = -E log p(x|z)  [nats]")
+    ax1.legend()
+    fig.tight_layout()
+    plt.close(fig)
+    return fig

@@ -22,9 +22,9 @@ import math
 import torch
 from torch.distributions import MultivariateNormal
 
-from .losses import LOG_2PI, iwae_bound
+from .losses import LOG_2PI
 
-__all__ = ["q_posterior_terms", "LinearGaussian", "ppca_log_weights", "ppca_iwae"]
+__all__ = ["q_posterior_terms", "LinearGaussian", "ppca_log_weights"]
 
 
 class LinearGaussian:
@@ -120,12 +120,11 @@ def _check_q(q_mean, q_cov, batch: int, latent_dim: int) -> tuple[torch.Tensor, 
 
 
 def ppca_log_weights(model: LinearGaussian, x: torch.Tensor, q_mean: torch.Tensor,
-                     q_cov: torch.Tensor, K: int, generator: torch.Generator | None = None
-                     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+                     q_cov: torch.Tensor, K: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Draw ``K`` samples ``z_k ~ q(z | x) = N(q_mean, q_cov)`` per example and return
-    ``(log p(x | z_k), log p(z_k), log q(z_k | x))``, each of shape (K, B): the
-    inputs of :func:`course_lib.iwae_bound`. Their mean over k of
-    ``log p(x|z) + log p(z) - log q`` is a K-sample ELBO estimate."""
+    the log importance weights ``log p(x | z_k) + log p(z_k) - log q(z_k | x)``, shape
+    (K, B): :func:`course_lib.iwae_bound` of them is ``L_K``, their mean over k a
+    K-sample ELBO estimate."""
     x = model._x(x)
     if K < 1:
         raise ValueError(f"K must be at least 1, got {K}")
@@ -135,14 +134,7 @@ def ppca_log_weights(model: LinearGaussian, x: torch.Tensor, q_mean: torch.Tenso
     z = m + torch.einsum("blj,kbj->kbl", q.scale_tril, eps)
     prior = MultivariateNormal(torch.zeros(model.latent_dim, dtype=torch.float64),
                                torch.eye(model.latent_dim, dtype=torch.float64))
-    return model.log_likelihood(x, z), prior.log_prob(z), q.log_prob(z)
-
-
-def ppca_iwae(model: LinearGaussian, x: torch.Tensor, q_mean: torch.Tensor, q_cov: torch.Tensor,
-              K: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """One draw of the importance-weighted bound ``L_K`` (B,) of the linear-Gaussian
-    model with proposal ``q = N(q_mean, q_cov)``; ``K = 1`` is a one-sample ELBO."""
-    return iwae_bound(*ppca_log_weights(model, x, q_mean, q_cov, K, generator))
+    return model.log_likelihood(x, z) + prior.log_prob(z) - q.log_prob(z)
 
 
 def q_posterior_terms(mu: float, sigma: float, *, x: float = 1.5, w: float = 2.0,

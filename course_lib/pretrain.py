@@ -28,11 +28,12 @@ import torch
 from torch import nn
 
 from .checkpoints import Loaded, _atomic_write, git_commit, load_or_train, save_checkpoint
+from .losses import vae_loss
 from .profiles import Budget, Profile, get_profile
 from .training import evaluate, fit
 from .utils import get_device, seed_everything
 
-__all__ = ["ModelSpec", "REGISTRY", "CHECKPOINT_DIR", "MNIST_TEST_BINARIZE_SEED", "TrainResult", "train_model",
+__all__ = ["FacesVAEConfig", "ModelSpec", "REGISTRY", "CHECKPOINT_DIR", "MNIST_TEST_BINARIZE_SEED", "TrainResult", "train_model",
            "load_or_train_model"]
 
 #: where the pretrained weights live: ``course_lib/pretrained/``, package data, so that a plain
@@ -97,25 +98,36 @@ def _fashion_data(budget: Budget, device: torch.device) -> tuple[Tensors, Tensor
 
 
 def _build_cvae(config: dict) -> nn.Module:
-    from .cvae import ConditionalVAE, CVAEConfig
+    from .architectures import conditional_conv_vae
 
-    return ConditionalVAE(CVAEConfig(**config))
-
-
-def _cvae_loss(model, batch):
-    from .cvae import cvae_loss
-
-    return cvae_loss(model, batch)
+    return conditional_conv_vae(**config)
 
 
 #: held-out faces for the manifest's test ELBO (training faces use FacesVAEConfig.data_seed)
 FACES_TEST_SEED, FACES_TEST_SIZE = 2, 5000
 
 
+@dataclass(frozen=True)
+class FacesVAEConfig:
+    """Architecture, likelihood and data of the faces VAE (the budget comes from the profile)."""
+
+    latent_dim: int = 32
+    width: int = 32
+    size: int = 32
+    sigma: float = 0.05  # decoder standard deviation (Gaussian likelihood on pixel values)
+    data_seed: int = 1  # the faces are drawn from this seed; held-out faces use others
+    beta: float = 1.0
+
+    def build(self) -> nn.Module:
+        """The untrained faces VAE: :func:`course_lib.conv_vae` with a Gaussian decoder of
+        standard deviation ``sigma``."""
+        from .architectures import conv_vae
+
+        return conv_vae(self.latent_dim, 3, self.size, self.width, likelihood="gaussian", sigma=self.sigma)
+
+
 def _faces_config():
     from dataclasses import asdict
-
-    from .faces_models import FacesVAEConfig
 
     return asdict(FacesVAEConfig())
 
@@ -134,16 +146,11 @@ def _faces_data(budget: Budget, device: torch.device) -> tuple[Tensors, Tensors,
 
 
 def _build_faces_vae(config: dict) -> nn.Module:
-    from .faces_models import conv_vae
-
-    return conv_vae(config["latent_dim"], 3, config["size"], config["width"])
+    return FacesVAEConfig(**config).build()
 
 
 def _faces_loss(model, batch):
-    from .faces_models import gaussian_vae_loss
-
-    config = _faces_config()
-    return gaussian_vae_loss(model, batch, sigma=config["sigma"], beta=config["beta"])
+    return vae_loss(model, batch, beta=_faces_config()["beta"])
 
 
 #: the binarised MNIST test set is drawn once with this seed (dynamic binarisation, fixed test set)
@@ -152,7 +159,7 @@ MNIST_TEST_BINARIZE_SEED = 0
 
 def _binary_mnist_data(budget: Budget, device: torch.device) -> tuple[Tensors, Tensors, dict]:
     from .data import load_images
-    from .vae_mnist import dynamic_binarize
+    from .data import dynamic_binarize
 
     train = load_images("mnist", "train", subset=budget.train_size, device=device)
     test = load_images("mnist", "test", subset=budget.test_size, device=device)
@@ -165,27 +172,25 @@ def _binary_mnist_data(budget: Budget, device: torch.device) -> tuple[Tensors, T
     return (train.x,), (test_bin,), info
 
 
-def _build_mlp_bernoulli_vae(config: dict) -> nn.Module:
-    from .vae_mnist import mlp_bernoulli_vae
+def _build_binary_mnist_vae(config: dict) -> nn.Module:
+    from .architectures import mlp_vae
 
-    return mlp_bernoulli_vae(config["latent_dim"], tuple(config["hidden"]),
-                             {"tanh": nn.Tanh, "relu": nn.ReLU}[config["activation"]])
+    return mlp_vae((1, 28, 28), config["latent_dim"], tuple(config["hidden"]),
+                   activation={"tanh": nn.Tanh, "relu": nn.ReLU}[config["activation"]], likelihood="bernoulli")
 
 
 def _binary_vae_loss(model, batch):
-    from .vae_mnist import mnist_vae_loss
-
-    return mnist_vae_loss(model, batch, binarize=True)
+    return vae_loss(model, batch, binarize=True)
 
 
 def _init_bias(model, train):
-    from .vae_mnist import init_output_bias
+    from .architectures import init_output_bias
 
     init_output_bias(model, train[0])
 
 
 def _burda_lr(epoch: int) -> float:
-    from .vae_mnist import stepped_lr_factor
+    from .training import stepped_lr_factor
 
     return stepped_lr_factor(epoch, scale=BURDA_SCHEDULE_SCALE)
 
@@ -215,7 +220,7 @@ REGISTRY: dict[str, ModelSpec] = {
         config={"image_shape": [1, 32, 32], "latent_dim": 128, "n_classes": 10, "channels": [16, 32, 64]},
         build=_build_cvae,
         load_data=_fashion_data,
-        loss_fn=_cvae_loss,
+        loss_fn=vae_loss,
         estimator="one z ~ q(z|x,y) per test image, torch.manual_seed(seed)",
     ),
     "faces-vae": ModelSpec(
@@ -236,7 +241,7 @@ REGISTRY: dict[str, ModelSpec] = {
         budget_key="mnist_burda",
         config={"latent_dim": 50, "hidden": [200, 200], "activation": "tanh", "output_bias": "logit of mean image",
                 "lr_schedule": f"Burda et al. 2015, stage lengths ceil({BURDA_SCHEDULE_SCALE:.4g} * 3^i)"},
-        build=_build_mlp_bernoulli_vae,
+        build=_build_binary_mnist_vae,
         load_data=_binary_mnist_data,
         loss_fn=_binary_vae_loss,
         loss_description="negative ELBO, Bernoulli likelihood from logits on a fresh binarisation of each batch, "

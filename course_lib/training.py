@@ -24,7 +24,7 @@ from torch import nn
 from .profiles import Budget
 from .utils import eval_mode, model_device, to_model
 
-__all__ = ["History", "NonFiniteLossError", "fit", "evaluate", "batches"]
+__all__ = ["History", "NonFiniteLossError", "fit", "evaluate", "batches", "stepped_lr_factor", "stepped_lr_epochs"]
 
 Batch = Union[torch.Tensor, tuple]
 Data = Union[torch.Tensor, Sequence[torch.Tensor], Callable[[int], Batch]]
@@ -271,3 +271,26 @@ def evaluate(model: nn.Module, loss_fn: LossFn, data: Data, batch_size: int = 10
     if count == 0:
         raise ValueError("evaluate got an empty data set")
     return {k: v / count for k, v in totals.items()}
+
+
+# ---------------------------------------------------------------------------
+# Learning-rate schedules: a factor of the base rate for each epoch
+
+def stepped_lr_factor(epoch: int, scale: float = 1.0, stages: int = 8) -> float:
+    r"""The learning-rate schedule of Burda et al. (2015) as a factor of the base
+    rate: stage ``i = 0 .. stages-1`` lasts :math:`\lceil s\,3^i\rceil` epochs at
+    :math:`10^{-i/7}` (``s = scale``; ``s = 1`` is the paper's 3,280 epochs).
+    ``epoch`` counts from 1; past the last stage the last factor stays."""
+    if epoch < 1:
+        raise ValueError(f"epoch counts from 1, got {epoch}")
+    end = 0
+    for i in range(stages):
+        end += math.ceil(scale * 3 ** i)
+        if epoch <= end:
+            return 10 ** (-i / 7)
+    return 10 ** (-(stages - 1) / 7)
+
+
+def stepped_lr_epochs(scale: float = 1.0, stages: int = 8) -> int:
+    """How many epochs :func:`stepped_lr_factor` spans with this ``scale``."""
+    return sum(math.ceil(scale * 3 ** i) for i in range(stages))

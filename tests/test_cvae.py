@@ -3,13 +3,12 @@ import torch
 import torch.nn.functional as F
 
 import course_lib as cl
-from course_lib.cvae import CVAEConfig, ConditionalVAE
 
 
 @pytest.fixture
 def small():
     torch.manual_seed(0)
-    return ConditionalVAE(CVAEConfig(image_shape=(1, 16, 16), latent_dim=4, n_classes=3, channels=(4, 8)))
+    return cl.conditional_conv_vae(image_shape=(1, 16, 16), latent_dim=4, n_classes=3, channels=(4, 8))
 
 
 def batch(B=5, shape=(1, 16, 16), k=3, seed=0):
@@ -19,7 +18,7 @@ def batch(B=5, shape=(1, 16, 16), k=3, seed=0):
 
 class TestShapes:
     def test_default_architecture_per_layer(self):
-        model = ConditionalVAE()  # the source notes' model: 1x32x32, L=128, 10 classes
+        model = cl.conditional_conv_vae()  # the source notes' model: 1x32x32, L=128, 10 classes
         x, y = batch(2, (1, 32, 32), 10)
         rows = model.layer_shapes(x, y)
         shapes = [s for _, _, s in rows]
@@ -54,24 +53,34 @@ class TestShapes:
         assert a.shape == (4, 1, 16, 16) and a.min() >= 0 and a.max() <= 1
         torch.testing.assert_close(a, b)
         # temperature 0 decodes z = 0
-        torch.testing.assert_close(small.sample(y, temperature=0.0),
-                                   torch.sigmoid(small.decode(torch.zeros(4, 4), y)))
+        torch.testing.assert_close(small.sample(y, temperature=0.0), small.decode(torch.zeros(4, 4), y))
+        # the decoder's mean: pixel probabilities from the logits
+        torch.testing.assert_close(small.decode(torch.zeros(4, 4), y),
+                                   torch.sigmoid(small.decode_logits(torch.zeros(4, 4), y)))
 
 
 class TestLoss:
     def test_matches_a_hand_computation(self, small):
         x, y = batch()
         torch.manual_seed(1)
-        parts = cl.cvae_loss(small, (x, y))
+        parts = cl.vae_loss(small, (x, y))
         torch.manual_seed(1)
         out = small(x, y)
-        p = torch.sigmoid(out.x_hat)
+        p = out.x_hat  # pixel probabilities
         log_lik = (x * p.log() + (1 - x) * (1 - p).log()).flatten(1).sum(1)
         q = torch.distributions.Normal(out.mu, (0.5 * out.logvar).exp())
         kl = torch.distributions.kl_divergence(q, torch.distributions.Normal(0.0, 1.0)).sum(1)
         torch.testing.assert_close(parts["recon"], -log_lik.mean(), rtol=1e-5, atol=1e-3)
         torch.testing.assert_close(parts["kl"], kl.mean(), rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(parts["loss"], -parts["elbo"])
+
+    def test_the_label_is_fed_to_the_model(self, small):
+        x, y = batch()
+        torch.manual_seed(1)
+        a = cl.vae_loss(small, (x, y))
+        torch.manual_seed(1)
+        b = cl.vae_loss(small, (x, (y + 1) % 3))
+        assert not torch.allclose(a["recon"], b["recon"])
 
     def test_finite_for_saturated_logits(self, small):
         # Logits of +-200 saturate the sigmoid to exactly 0 or 1 in float32: the
@@ -80,9 +89,9 @@ class TestLoss:
         x = (x > 0.5).float()
         with torch.no_grad():
             small.decoder[-1].bias.fill_(200.0)
-        parts = cl.cvae_loss(small, (x, y))
+        parts = cl.vae_loss(small, (x, y))
         assert all(torch.isfinite(v) for v in parts.values())
-        p = torch.sigmoid(small(x, y).x_hat)
+        p = small(x, y).x_hat
         naive = (x * p.log() + (1 - x) * (1 - p).log()).sum()
         assert not torch.isfinite(naive)
         parts["loss"].backward()
@@ -91,15 +100,21 @@ class TestLoss:
     def test_needs_labels(self, small):
         x, _ = batch()
         with pytest.raises(TypeError, match=r"batches \(x, y\)"):
-            cl.cvae_loss(small, x)
+            cl.vae_loss(small, x)
 
 
 class TestErrors:
     def test_bad_config(self):
         with pytest.raises(ValueError, match="divisible by 2\\*\\*3 = 8"):
-            CVAEConfig(image_shape=(1, 28, 28))
-        with pytest.raises(TypeError, match="not both"):
-            ConditionalVAE(CVAEConfig(), latent_dim=3)
+            cl.conditional_conv_vae(image_shape=(1, 28, 28))
+        with pytest.raises(ValueError, match=r"\(C, H, W\)"):
+            cl.conditional_conv_vae(image_shape=(28, 28))
+        with pytest.raises(ValueError, match="n_classes >= 2"):
+            cl.conditional_conv_vae(n_classes=1)
+        with pytest.raises(ValueError, match="positive"):
+            cl.conditional_conv_vae(channels=(16, 0, 64))
+        with pytest.raises(ValueError, match=r"images \(C, H, W\)"):
+            cl.ConditionalVAE(torch.nn.Linear(4, 4), torch.nn.Linear(4, 4), (4,), 2, 3)
 
     def test_wrong_image_shape(self, small):
         with pytest.raises(ValueError, match=r"x must have shape \(batch, 1, 16, 16\), got \(5, 1, 32, 32\)"):
@@ -130,40 +145,52 @@ class TestErrors:
 class TestWidgetComputations:
     def test_interpolation_end_points_are_reconstructions(self, small):
         x, y = batch(2)
-        frames = cl.cvae_interpolation(small, x[0], int(y[0]), x[1], int(y[1]), [0.0, 0.5, 1.0])
+        frames = cl.interpolate(small, x[0], x[1], [0.0, 0.5, 1.0], int(y[0]), int(y[1]))
         assert frames.shape == (3, 1, 16, 16)
         small.eval()
-        mu, _ = small.encode(x, y)
-        torch.testing.assert_close(frames[[0, 2]], torch.sigmoid(small.decode(mu, y)), rtol=1e-5, atol=1e-6)
+        with torch.no_grad():
+            mu, _ = small.encode(x, y)
+            torch.testing.assert_close(frames[0], small.decode(mu[:1], y[:1])[0], rtol=1e-5, atol=1e-6)
+            torch.testing.assert_close(frames[2], small.decode(mu[1:], y[1:])[0], rtol=1e-5, atol=1e-6)
+            # the decoder's means, not its logits
+            assert ((frames > 0) & (frames < 1)).all()
 
     def test_interpolation_midpoint_decodes_the_mean_code(self, small):
         x, y = batch(2)
         small.eval()
         mu, _ = small.encode(x, y)
         onehot = F.one_hot(y, 3).float()
-        expected = torch.sigmoid(small.decode(mu.mean(0, keepdim=True), onehot.mean(0, keepdim=True)))
-        mid = cl.cvae_interpolation(small, x[0], int(y[0]), x[1], int(y[1]), torch.tensor([0.5]))
+        expected = small.decode(mu.mean(0, keepdim=True), onehot.mean(0, keepdim=True))
+        mid = cl.interpolate(small, x[0], x[1], torch.tensor([0.5]), int(y[0]), int(y[1]))
         torch.testing.assert_close(mid, expected, rtol=1e-5, atol=1e-6)
 
     def test_interpolation_errors(self, small):
         x, y = batch(2)
-        with pytest.raises(ValueError, match="one image"):
-            cl.cvae_interpolation(small, x, 0, x[1], 1, [0.5])
+        with pytest.raises(ValueError, match=r"must both have shape \(1, 16, 16\)"):
+            cl.interpolate(small, x, x[1], [0.5], 0, 1)
         with pytest.raises(ValueError, match="at least one"):
-            cl.cvae_interpolation(small, x[0], 0, x[1], 1, [])
+            cl.interpolate(small, x[0], x[1], [], 0, 1)
+        # a conditional VAE needs both labels; an unconditional model takes none
+        with pytest.raises(ValueError, match="labels y0 and y1"):
+            cl.interpolate(small, x[0], x[1], [0.5])
+        with pytest.raises(ValueError, match="labels y0 and y1"):
+            cl.interpolate(small, x[0], x[1], [0.5], 0)
+        vae = cl.mlp_vae((1, 16, 16), 4, (8,), likelihood="bernoulli")
+        with pytest.raises(ValueError, match="labels y0 and y1"):
+            cl.interpolate(vae, x[0], x[1], [0.5], 0, 1)
 
     def test_class_swap_grid(self, small):
         x, y = batch(2)
         grid = cl.class_swap(small, x, y)
         assert grid.shape == (2, 3, 1, 16, 16)
         mu, _ = small.encode(x, y)
-        torch.testing.assert_close(grid[1, 2], torch.sigmoid(small.decode(mu[1:], torch.tensor([2])))[0])
+        torch.testing.assert_close(grid[1, 2], small.decode(mu[1:], torch.tensor([2]))[0])
 
     def test_temperature_samples(self, small):
         eps = torch.randn(4, 4, generator=torch.Generator().manual_seed(0))
         out = cl.temperature_samples(small, eps, 0.5)
         assert out.shape == (3, 4, 1, 16, 16)
-        torch.testing.assert_close(out[2, 1], torch.sigmoid(small.decode(0.5 * eps[1:2], torch.tensor([2])))[0])
+        torch.testing.assert_close(out[2, 1], small.decode(0.5 * eps[1:2], torch.tensor([2]))[0])
         zero = cl.temperature_samples(small, eps, 0.0)
         torch.testing.assert_close(zero[:, 0], zero[:, 3])  # T = 0: every sample is the class's z = 0 image
         with pytest.raises(ValueError, match=r"eps must have shape \(S, 4\)"):

@@ -256,6 +256,21 @@ class TestSwissRoll:
             cl.swiss_roll(0)
 
 
+def test_dynamic_binarize():
+    g = torch.Generator().manual_seed(0)
+    x = torch.full((20000,), 0.3)
+    b = cl.dynamic_binarize(x, generator=g)
+    assert set(b.unique().tolist()) <= {0.0, 1.0}
+    assert float(b.mean()) == pytest.approx(0.3, abs=0.01)
+    assert not torch.equal(b, cl.dynamic_binarize(x, generator=g))  # fresh each call
+    # each pixel is 1 with probability equal to its grey level
+    levels = torch.tensor([0.0, 0.1, 0.9, 1.0]).repeat(20000, 1)
+    freq = cl.dynamic_binarize(levels, generator=torch.Generator().manual_seed(1)).mean(0)
+    torch.testing.assert_close(freq, torch.tensor([0.0, 0.1, 0.9, 1.0]), atol=0.01, rtol=0)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        cl.dynamic_binarize(torch.tensor([1.5]))
+
+
 class TestInterruptedAndConcurrentPreparation:
     """Robustness audit (issue 9): Ctrl-C while files are moved into place, and two
     notebooks preparing the same data set at the same time."""

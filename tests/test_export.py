@@ -88,7 +88,7 @@ def _write_slider(assets, monkeypatch):
     lines = [{"z": (z0, z1 - z0), "y": (torch.eye(3)[0], torch.eye(3)[1] - torch.eye(3)[0])},
              {"z": (z1, z0 - z1), "y": (torch.eye(3)[2], torch.zeros(3))}]
     html = cl.latent_slider(dec, forward=lambda m, z, y: m(z, y), name="demo", lines=lines, labels=["a", "b"],
-                            image_shape=(1, 28, 28))
+                            image_shape=(1, 28, 28), activation="sigmoid")   # _ConvDecoder outputs logits
     return dec, lines, html
 
 
@@ -107,6 +107,23 @@ def test_slider_spec_and_reference(tmp_path, monkeypatch):
     onnx_out = _run(tmp_path / "demo.onnx", {"z": lines[1]["z"][0][None], "y": lines[1]["y"][0][None]})
     np.testing.assert_allclose(onnx_out, dec(lines[1]["z"][0][None], lines[1]["y"][0][None]).detach().numpy(),
                                atol=1e-4)
+
+
+def test_slider_stores_a_decoders_mean_unchanged_by_default(tmp_path, monkeypatch):
+    """The default activation is the identity: a forward that returns the decoder's mean
+    (``model.decode``) is stored as it comes, with no second sigmoid."""
+    monkeypatch.setenv("COURSE_SITE_ASSETS", str(tmp_path))
+    torch.manual_seed(3)
+    vae = cl.mlp_vae((1, 4, 4), 2, (8,), likelihood="bernoulli").eval()
+    z0, dz = torch.randn(2), torch.randn(2)
+    cl.latent_slider(vae, forward=lambda m, z: m.decode(z), name="mean", lines=[{"z": (z0, dz)}],
+                     image_shape=(1, 4, 4))
+    spec = json.loads((tmp_path / "mean.json").read_text())
+    assert spec["activation"] == "identity"
+    with torch.no_grad():
+        for ref, z in ((spec["reference"], z0), (spec["reference_end"], z0 + dz)):
+            want = torch.sigmoid(vae.decode_logits(z[None])).reshape(-1)
+            np.testing.assert_allclose(ref["output"], want.numpy(), atol=1e-5)
 
 
 @pytest.mark.book
@@ -154,10 +171,10 @@ def test_slider_runs_in_a_real_browser(tmp_path, monkeypatch):
 
 # The decoders the chapters export, with their forward functions as in the notebooks.
 CHAPTER_DECODERS = {
-    "ch05 GaussianVAE": (lambda: cl.GaussianVAE(2, 16), lambda m, z: m.decode(z), {"z": (1, 16)}),
-    "ch06 ConditionalVAE": (lambda: cl.ConditionalVAE(),
+    "ch05 mlp_vae": (lambda: cl.mlp_vae(2, 16, sigma=0.1), lambda m, z: m.decode(z), {"z": (1, 16)}),
+    "ch06 ConditionalVAE": (lambda: cl.conditional_conv_vae(),
                             lambda m, z, c: m.decoder(torch.cat([z, c], dim=1)), {"z": (1, 128), "c": (1, 10)}),
-    "ch07 faces conv_vae": (lambda: cl.conv_vae(32, 3, 32, 32), lambda m, z: m.decode(z), {"z": (1, 32)}),
+    "ch07 faces conv_vae": (lambda: cl.FacesVAEConfig().build(), lambda m, z: m.decode(z), {"z": (1, 32)}),
 }
 
 

@@ -1,3 +1,4 @@
+import functools
 import math
 
 import numpy as np
@@ -6,6 +7,16 @@ import torch
 from torch import nn
 
 import course_lib as cl
+
+
+def thesis_vae(latent_dim, hidden):
+    return cl.mlp_vae((1, 28, 28), latent_dim, (hidden,), decoder_hidden=(hidden,),
+                      activation=functools.partial(nn.LeakyReLU, 0.3), likelihood="bernoulli")
+
+
+def thesis_ae(latent_dim, hidden):
+    return cl.mlp_autoencoder((1, 28, 28), latent_dim, (hidden,), activation=functools.partial(nn.LeakyReLU, 0.3),
+                              likelihood="bernoulli")
 
 
 def clusters(sep: float, n: int = 30, seed: int = 0):
@@ -84,7 +95,7 @@ def test_tsne_shapes_and_subsample():
 
 def test_encode_dataset():
     x = torch.rand(7, 1, 28, 28)
-    vae, ae = cl.thesis_model("vae", 3, 8), cl.thesis_model("ae", 3, 8)
+    vae, ae = thesis_vae(3, 8), thesis_ae(3, 8)
     mu, logvar = cl.encode_dataset(vae, x, batch_size=3, with_logvar=True)
     torch.testing.assert_close(mu, vae.encode(x)[0])
     assert cl.encode_dataset(ae, x, batch_size=2).shape == (7, 3)
@@ -95,7 +106,7 @@ def test_encode_dataset():
 class TestIWAE:
     def test_matches_a_direct_computation_and_chunking(self):
         torch.manual_seed(0)
-        m = cl.thesis_model("vae", 2, 8)
+        m = thesis_vae(2, 8)
         x = torch.bernoulli(torch.rand(3, 1, 28, 28))
         ll = cl.iwae_log_likelihood(m, x, k=6, batch_size=2, max_rows=4,
                                     generator=torch.Generator().manual_seed(1))
@@ -108,7 +119,7 @@ class TestIWAE:
             eps = torch.cat([torch.randn((min(chunk, 6 - s), *mu.shape), generator=g)
                              for s in range(0, 6, chunk)])
             z = mu + (0.5 * logvar).exp() * eps
-            px = torch.distributions.Bernoulli(logits=m.decode(z.flatten(0, 1)))
+            px = torch.distributions.Bernoulli(logits=m.decode_logits(z.flatten(0, 1)))
             log_px = px.log_prob(xb.repeat(6, 1, 1, 1)).flatten(1).sum(1).view(6, len(xb))
             log_pz = torch.distributions.Normal(0.0, 1.0).log_prob(z).sum(-1)
             log_q = torch.distributions.Normal(mu, (0.5 * logvar).exp()).log_prob(z).sum(-1)
@@ -117,7 +128,7 @@ class TestIWAE:
 
     def test_bound_grows_with_k(self):
         torch.manual_seed(0)
-        m = cl.thesis_model("vae", 2, 8)
+        m = thesis_vae(2, 8)
         x = torch.bernoulli(torch.rand(20, 1, 28, 28))
         lo = cl.iwae_log_likelihood(m, x, 1, generator=torch.Generator().manual_seed(0)).mean()
         hi = cl.iwae_log_likelihood(m, x, 200, generator=torch.Generator().manual_seed(0)).mean()
@@ -126,39 +137,28 @@ class TestIWAE:
             cl.iwae_log_likelihood(m, x, 0)
 
 
-def test_rate_distortion_figure():
-    results = {b: {"rate": 10 / b, "distortion": 80 + 5 * b, "samples": torch.rand(16, 1, 28, 28)}
-               for b in (0.5, 1.0, 4.0)}
-    fig = cl.rate_distortion_figure(results, 1.0)
-    ax = fig.axes[1]
-    assert ax.get_xlabel().startswith("rate") and len(ax.get_legend().get_texts()) == 2
-    x, y = ax.lines[1].get_data()
-    assert (float(x[0]), float(y[0])) == (10.0, 85.0)
-    with pytest.raises(KeyError, match="trained betas"):
-        cl.rate_distortion_figure(results, 2.0)
-
-
-class _LinearGaussianVAE(nn.Module):
-    """Chapter 4's exact linear-Gaussian model as a VAE whose encoder gives a diagonal
-    Gaussian: the exact posterior's mean and the diagonal of its covariance."""
+class _ExactPosterior(nn.Module):
+    """An encoder that returns the exact posterior of chapter 4's linear-Gaussian model
+    as a diagonal Gaussian: its mean and the log of its covariance's diagonal, (B, 2L)."""
 
     def __init__(self, lg):
         super().__init__()
         self.lg = lg
-        self.W = nn.Parameter(lg.W.clone())
-        self.b = nn.Parameter(lg.b.clone())
-        self.latent_dim = lg.latent_dim
 
-    def encode(self, x):
+    def forward(self, x):
         mean, cov = self.lg.posterior(x)
-        return mean, cov.diagonal().log().expand_as(mean)
-
-    def decode(self, z):
-        return z @ self.W.T + self.b
+        return torch.cat([mean, cov.diagonal().log().expand_as(mean)], dim=1)
 
 
-def _gaussian_ll(lg):
-    return lambda x_hat, x: cl.gaussian_log_likelihood(x_hat, x, lg.sigma)
+def _linear_gaussian_vae(lg):
+    """The exact linear-Gaussian model as a course VAE: decoder W z + b, Gaussian likelihood
+    with the model's sigma, encoder the (diagonal of the) exact posterior."""
+    decoder = nn.Linear(lg.latent_dim, lg.data_dim).double()
+    with torch.no_grad():
+        decoder.weight.copy_(lg.W)
+        decoder.bias.copy_(lg.b)
+    return cl.VAE(_ExactPosterior(lg), decoder, (lg.data_dim,), lg.latent_dim, likelihood="gaussian",
+                  sigma=lg.sigma)
 
 
 class TestNLLEstimatorAgainstTheExactModel:
@@ -167,9 +167,9 @@ class TestNLLEstimatorAgainstTheExactModel:
         q, _ = torch.linalg.qr(torch.randn(6, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0)))
         lg = cl.LinearGaussian(q * torch.tensor([2.0, 0.7], dtype=torch.float64), sigma=0.5)
         x = lg.sample(50, generator=torch.Generator().manual_seed(1))
-        model = _LinearGaussianVAE(lg)
+        model = _linear_gaussian_vae(lg)
         for k in (1, 7):
-            ll = cl.iwae_log_likelihood(model, x, k, log_likelihood=_gaussian_ll(lg))
+            ll = cl.iwae_log_likelihood(model, x, k)
             torch.testing.assert_close(ll, lg.log_marginal(x))
 
     def test_converges_to_log_p_as_k_grows_with_its_standard_error(self):
@@ -178,10 +178,9 @@ class TestNLLEstimatorAgainstTheExactModel:
         w = torch.cat([u, u + 0.3 * torch.randn(6, 1, generator=g, dtype=torch.float64)], dim=1)
         lg = cl.LinearGaussian(w, sigma=0.5)   # nearly parallel columns: a correlated posterior
         x = lg.sample(200, generator=torch.Generator().manual_seed(4))
-        model = _LinearGaussianVAE(lg)
+        model = _linear_gaussian_vae(lg)
         exact = float(lg.log_marginal(x).mean())
-        est = {k: cl.iwae_nll(model, x, k, generator=torch.Generator().manual_seed(k),
-                              log_likelihood=_gaussian_ll(lg)) for k in (1, 100, 5000)}
+        est = {k: cl.iwae_nll(model, x, k, generator=torch.Generator().manual_seed(k)) for k in (1, 100, 5000)}
         gaps = {k: e.nll + exact for k, e in est.items()}           # -L_K - (-log p) >= 0
         assert gaps[1] > 0.05, "the test needs a posterior the diagonal q cannot match"
         assert gaps[1] > gaps[100] > gaps[5000] > -3 * est[5000].standard_error
@@ -190,3 +189,62 @@ class TestNLLEstimatorAgainstTheExactModel:
         expected_se = float(ll.std() / len(ll) ** 0.5)
         assert est[5000].standard_error == pytest.approx(expected_se, rel=0.05)
         assert (est[5000].k, est[5000].n) == (5000, 200)
+
+
+# --- interpolation between the codes of two examples -----------------------------------------
+
+
+def test_interpolate_endpoints_of_a_vae():
+    torch.manual_seed(0)
+    vae = cl.mlp_vae(2, 4, sigma=0.1)
+    x0, x1 = torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 0.5])
+    path = cl.interpolate(vae, x0, x1, [0.0, 0.5, 1.0])
+    assert path.shape == (3, 2) and path.device.type == "cpu"
+    with torch.no_grad():
+        mu = vae.encode(torch.stack([x0, x1]))[0]
+        torch.testing.assert_close(path[0], vae.decode(mu[:1])[0])
+        torch.testing.assert_close(path[2], vae.decode(mu[1:])[0])
+        torch.testing.assert_close(path[1], vae.decode(mu.mean(0, keepdim=True))[0])
+    ae = cl.mlp_autoencoder(2, 3)  # plain autoencoders work too
+    assert cl.interpolate(ae, x0, x1, [0.25]).shape == (1, 2)
+
+
+def test_interpolate_of_a_bernoulli_vae_gives_means():
+    torch.manual_seed(0)
+    vae = cl.mlp_vae((1, 4, 4), 2, (8,), likelihood="bernoulli")
+    x = torch.rand(2, 1, 4, 4)
+    path = cl.interpolate(vae, x[0], x[1], [0.0, 1.0])
+    with torch.no_grad():
+        mu = vae.encode(x)[0]
+        torch.testing.assert_close(path, torch.sigmoid(vae.decode_logits(mu)))
+
+
+def test_interpolate_end_points_and_linearity():
+    torch.manual_seed(0)
+    model = cl.mlp_autoencoder(2, 4, hidden=(8,))
+    x0, x1 = torch.tensor([0.5, -1.0]), torch.tensor([1.0, 2.0])
+    path = cl.interpolate(model, x0, x1, [0.0, 0.25, 1.0])
+    with torch.no_grad():
+        ends = model(torch.stack([x0, x1])).x_hat
+        z = model.encode(torch.stack([x0, x1]))
+        quarter = model.decode((0.75 * z[0] + 0.25 * z[1]).unsqueeze(0))[0]
+    assert path.shape == (3, 2)
+    torch.testing.assert_close(path[0], ends[0])
+    torch.testing.assert_close(path[2], ends[1])
+    torch.testing.assert_close(path[1], quarter)
+    with pytest.raises(ValueError, match="shape"):
+        cl.interpolate(model, torch.zeros(3), torch.zeros(3), [0.5])
+
+
+def test_interpolate_of_a_batch_norm_model_does_not_depend_on_the_other_ts():
+    """Each t's image is the model's output for that t alone: eval mode, whatever the
+    other values of t decoded in the same call (batch norm in training mode would mix them)."""
+    torch.manual_seed(0)
+    model = cl.conv_vae(8, 3, 32, 8)
+    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    model.train()
+    x0, x1 = torch.rand(2, 3, 32, 32)
+    alone = cl.interpolate(model, x0, x1, [0.5])
+    among = cl.interpolate(model, x0, x1, [0.0, 0.5, 1.0])
+    torch.testing.assert_close(among[1], alone[0])
+    assert model.training, "the model's mode is restored"

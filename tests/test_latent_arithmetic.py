@@ -10,7 +10,8 @@ import course_lib as cl
 
 
 class LinearVAE(nn.Module):
-    """encode: x -> (A x, 0); decode: z -> B z (as logits), images (B, 1, 2, 2)."""
+    """encode: x -> (A x, 0); decode: z -> sigmoid(B z), the mean of a Bernoulli decoder
+    of logits B z, images (B, 1, 2, 2)."""
 
     def __init__(self):
         super().__init__()
@@ -23,7 +24,7 @@ class LinearVAE(nn.Module):
         return mu, torch.zeros_like(mu)
 
     def decode(self, z):
-        return self.B(z).view(-1, 1, 2, 2)
+        return torch.sigmoid(self.B(z)).view(-1, 1, 2, 2)
 
 
 def test_attribute_vector_is_a_difference_of_means():
@@ -68,7 +69,7 @@ def test_edit_decodes_shifted_codes():
         mu = model.A(x.flatten(1))
         for i, a in enumerate([0.0, 1.0, 2.5]):
             want = torch.sigmoid(model.B(mu + a * v)).view(5, 1, 2, 2)
-            torch.testing.assert_close(out[i], want)
+            torch.testing.assert_close(out[i], want)  # decode's means, with no second sigmoid
     # linear in alpha before the sigmoid: logit(out) is affine in alpha
     logit = torch.logit(out)
     torch.testing.assert_close(logit[2] - logit[0], 2.5 * (logit[1] - logit[0]), rtol=1e-4, atol=1e-4)
@@ -93,7 +94,7 @@ def test_encode_dataset_for_an_autoencoder_and_batches():
     z = cl.encode_dataset(ae, x, batch_size=3)
     torch.testing.assert_close(z, ae.encode(x).detach())
     assert ae.training  # mode restored
-    img = cl.decode_images(ae, z, logits=False)
+    img = cl.decode_images(ae, z)
     torch.testing.assert_close(img, ae.decode(z).detach())
 
 
@@ -103,3 +104,12 @@ def test_vae_encode_dataset_is_mu_and_eval_mode():
     z = cl.encode_dataset(vae, x)
     vae.eval()
     torch.testing.assert_close(z, vae.encode(x)[0].detach())
+
+
+def test_decode_images_gives_the_means_of_a_bernoulli_decoder_in_batches():
+    torch.manual_seed(0)
+    vae = cl.mlp_vae((1, 2, 2), 2, (8,), likelihood="bernoulli")
+    z = torch.randn(7, 2)
+    img = cl.decode_images(vae, z, batch_size=3)
+    torch.testing.assert_close(img, torch.sigmoid(vae.decode_logits(z)).detach())
+

@@ -1,7 +1,9 @@
 import math
 
+import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import course_lib as cl
 
@@ -127,72 +129,291 @@ class TestLikelihoods:
             cl.gaussian_log_likelihood(x_hat, x, 0.0)
 
 
+def _by_hand_output():
+    """A VAE output whose ELBO is known by hand: D = 1, x = 0, sigma = 1, so that
+    -log p(x | z) = x_hat^2 / 2 + log(2 pi) / 2; logvar = 0, so KL = mu^2 / 2 per example."""
+    x_hat = torch.tensor([[2.0], [4.0]])                      # -log p: 2 + c and 8 + c
+    mu = torch.tensor([[math.sqrt(2.0)], [math.sqrt(6.0)]])   # KL: 1 and 3
+    return cl.VAEOutput(x_hat, torch.zeros(2, 1), mu, torch.zeros(2, 1)), torch.zeros(2, 1)
+
+
 class TestBounds:
-    def test_elbo_parts(self):
-        ll, kl = torch.tensor([-10.0, -20.0]), torch.tensor([1.0, 3.0])
-        parts = cl.elbo(ll, kl, beta=2.0)
-        assert parts["recon"].item() == 15.0 and parts["kl"].item() == 2.0
-        assert parts["loss"].item() == 19.0 and parts["elbo"].item() == -17.0
-        with pytest.raises(ValueError):
-            cl.elbo(ll, kl[:1])
+    def test_negative_elbo_parts_by_hand(self):
+        out, x = _by_hand_output()
+        c = 0.5 * math.log(2 * math.pi)
+        parts = cl.negative_elbo(out, x, likelihood="gaussian", sigma=1.0, beta=2.0)
+        assert parts["recon"].item() == pytest.approx(5.0 + c) and parts["kl"].item() == pytest.approx(2.0)
+        assert parts["loss"].item() == pytest.approx(5.0 + c + 2.0 * 2.0)
+        assert parts["elbo"].item() == pytest.approx(-(5.0 + c + 2.0))
+        with pytest.raises(ValueError, match="must match"):
+            cl.negative_elbo(out, torch.zeros(1, 1), likelihood="gaussian", sigma=1.0)
+        with pytest.raises(ValueError, match="same shape"):
+            cl.negative_elbo(out._replace(logvar=torch.zeros(2, 2)), x, likelihood="gaussian", sigma=1.0)
+
+    def test_negative_elbo_errors(self):
+        out, x = _by_hand_output()
+        # a Gaussian model's output has no logits to read a Bernoulli likelihood from
+        with pytest.raises(ValueError, match="logits"):
+            cl.negative_elbo(out, x, likelihood="bernoulli")
+        with pytest.raises(ValueError, match="sigma"):
+            cl.negative_elbo(out, x, likelihood="gaussian")
+        with pytest.raises(ValueError, match="likelihood must be"):
+            cl.negative_elbo(out, x, likelihood="poisson", sigma=1.0)
+        with pytest.raises(TypeError, match="ae_loss"):
+            cl.negative_elbo(cl.AEOutput(out.x_hat, out.z), x, likelihood="gaussian", sigma=1.0)
 
     def test_iwae_is_log_mean_exp_and_stable(self):
         lw = torch.tensor([[-1000.0, 0.0], [-1001.0, 1.0]])
-        zero = torch.zeros_like(lw)
-        out = cl.iwae_bound(lw, zero, zero)
+        out = cl.iwae_bound(lw)
         expected = torch.tensor([-1000.0 + math.log((1 + math.exp(-1)) / 2),
                                  math.log((1 + math.e) / 2)])
         torch.testing.assert_close(out, expected)
         assert torch.isfinite(out).all()
+        # K = 1: the bound is the one log-weight itself
+        torch.testing.assert_close(cl.iwae_bound(lw[:1]), lw[0])
+        with pytest.raises(ValueError, match=r"\(K, B\)"):
+            cl.iwae_bound(torch.zeros(3))
+
+
+class TestKLTerms:
+    def test_kl_per_dim_sums_to_gaussian_kl_and_matches_torch(self):
+        g = torch.Generator().manual_seed(0)
+        mu, logvar = torch.randn(5, 3, generator=g), torch.randn(5, 3, generator=g)
+        per = cl.kl_per_dim(mu, logvar)
+        torch.testing.assert_close(per.sum(1), cl.gaussian_kl(mu, logvar))
+        q = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+        p = torch.distributions.Normal(torch.zeros_like(mu), torch.ones_like(mu))
+        torch.testing.assert_close(per, torch.distributions.kl_divergence(q, p))
+
+    def test_free_bits_by_hand(self):
+        # batch-mean KL per dimension: dim 0 -> 0.5 * mu^2 = 2.0, dim 1 -> 0.0
+        mu = torch.tensor([[2.0, 0.0], [-2.0, 0.0]])
+        logvar = torch.zeros(2, 2)
+        assert float(cl.free_bits_kl(mu, logvar, 0.0)) == pytest.approx(2.0)
+        assert float(cl.free_bits_kl(mu, logvar, 0.5)) == pytest.approx(2.5)
+        assert float(cl.free_bits_kl(mu, logvar, 3.0)) == pytest.approx(6.0)
+        with pytest.raises(ValueError, match="free_bits"):
+            cl.free_bits_kl(mu, logvar, -1.0)
+
+    def test_free_bits_stops_the_gradient_of_small_dimensions(self):
+        mu = torch.tensor([[2.0, 0.1]], requires_grad=True)
+        cl.free_bits_kl(mu, torch.zeros(1, 2), 0.5).backward()
+        assert mu.grad[0, 0] == pytest.approx(2.0) and mu.grad[0, 1] == 0.0
+
+    def test_warmup_schedule_by_hand(self):
+        assert [cl.kl_warmup(s, 4) for s in range(6)] == [0.0, 0.25, 0.5, 0.75, 1.0, 1.0]
+        assert cl.kl_warmup(0, 0) == 1.0
+        with pytest.raises(ValueError):
+            cl.kl_warmup(-1, 3)
+
+
+def _thesis_vae(latent_dim=4, hidden=16):
+    import functools
+
+    return cl.mlp_vae((1, 28, 28), latent_dim, (hidden,), decoder_hidden=(hidden,),
+                      activation=functools.partial(torch.nn.LeakyReLU, 0.3), likelihood="bernoulli")
+
+
+def _torch_reference(out, x, *, likelihood, sigma=None):
+    """-ELBO parts from torch.distributions: recon = -E log p(x|z), kl = KL(q || N(0, I))."""
+    if likelihood == "bernoulli":
+        log_px = Bernoulli(logits=out.logits).log_prob(x).flatten(1).sum(1)
+    else:
+        log_px = Normal(out.x_hat, sigma).log_prob(x).flatten(1).sum(1)
+    q = Normal(out.mu, (0.5 * out.logvar).exp())
+    kl = kl_divergence(q, Normal(torch.zeros_like(out.mu), torch.ones_like(out.mu))).sum(1)
+    return -log_px.mean(), kl.mean()
 
 
 class TestVaeLoss:
-    def test_matches_the_parts_by_hand(self):
+    def test_gaussian_matches_torch_distributions(self):
         torch.manual_seed(0)
-        vae = cl.GaussianVAE(2, 3, sigma=0.2)
+        vae = cl.mlp_vae(2, 3, sigma=0.2)
         x = torch.randn(6, 2)
         torch.manual_seed(1)
         parts = cl.vae_loss(vae, x)
         torch.manual_seed(1)
         out = vae(x)
         # independent reference: torch.distributions for both terms
-        log_px = torch.distributions.Normal(out.x_hat, 0.2).log_prob(x).sum(1)
-        q = torch.distributions.Normal(out.mu, (0.5 * out.logvar).exp())
-        p = torch.distributions.Normal(torch.zeros_like(out.mu), torch.ones_like(out.mu))
-        kl = torch.distributions.kl_divergence(q, p).sum(1)
-        torch.testing.assert_close(parts["recon"], -log_px.mean())
-        torch.testing.assert_close(parts["kl"], kl.mean())
-        torch.testing.assert_close(parts["elbo"], (log_px - kl).mean())
-        torch.testing.assert_close(parts["loss"], -parts["elbo"])
+        recon, kl = _torch_reference(out, x, likelihood="gaussian", sigma=0.2)
+        torch.testing.assert_close(parts["recon"], recon)
+        torch.testing.assert_close(parts["kl"], kl)
+        torch.testing.assert_close(parts["elbo"], -(recon + kl))
+        torch.testing.assert_close(parts["loss"], recon + kl)
 
-    def test_beta_and_sigma_override(self):
-        vae = cl.GaussianVAE(2, 3)
+    def test_gaussian_conv_vae_matches_torch_distributions(self):
+        torch.manual_seed(0)
+        vae = cl.conv_vae(latent_dim=4, width=8, likelihood="gaussian", sigma=0.05)
+        x = torch.rand(3, 3, 32, 32)
+        torch.manual_seed(2)
+        parts = cl.vae_loss(vae, x)
+        torch.manual_seed(2)
+        out = vae(x)
+        recon, kl = _torch_reference(out, x, likelihood="gaussian", sigma=0.05)
+        torch.testing.assert_close(parts["recon"], recon)
+        torch.testing.assert_close(parts["elbo"], -(recon + kl))
+        torch.testing.assert_close(parts["loss"], recon + kl)
+        with pytest.raises(ValueError, match="positive"):
+            cl.vae_loss(vae, x, sigma=0.0)
+
+    def test_bernoulli_matches_torch_distributions(self):
+        torch.manual_seed(0)
+        vae = cl.mlp_vae((1, 28, 28), 5, (32,), likelihood="bernoulli")
+        x = torch.bernoulli(torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(1)))
+        torch.manual_seed(2)
+        parts = cl.vae_loss(vae, (x, torch.zeros(6)))        # labels of an unconditional model are unused
+        torch.manual_seed(2)
+        out = vae(x)
+        recon, kl = _torch_reference(out, x, likelihood="bernoulli")
+        torch.testing.assert_close(parts["recon"], recon)
+        torch.testing.assert_close(parts["kl"], kl)
+        torch.testing.assert_close(parts["elbo"], -(recon + kl))
+        torch.testing.assert_close(parts["loss"], recon + kl)
+
+    def test_bernoulli_grey_levels_by_hand(self):
+        torch.manual_seed(0)
+        vae = cl.VAE(nn.Sequential(nn.Flatten(), nn.Linear(12, 6)),
+                     nn.Sequential(nn.Linear(3, 12), nn.Unflatten(1, (1, 3, 4))), (1, 3, 4), 3,
+                     likelihood="bernoulli")
+        x = torch.rand(7, 1, 3, 4)
+        torch.manual_seed(1)
+        parts = cl.vae_loss(vae, (x, torch.zeros(7)))
+        torch.manual_seed(1)
+        out = vae(x)
+        l = out.logits  # continuous targets: x log sigmoid(l) + (1 - x) log sigmoid(-l)
+        recon = -(x * F.logsigmoid(l) + (1 - x) * F.logsigmoid(-l)).flatten(1).sum(1).mean()
+        q = Normal(out.mu, (0.5 * out.logvar).exp())
+        kl = kl_divergence(q, Normal(0.0, 1.0)).sum(1).mean()
+        torch.testing.assert_close(parts["recon"], recon)
+        torch.testing.assert_close(parts["kl"], kl)
+        torch.testing.assert_close(parts["loss"], recon + kl)
+
+    def test_knobs_change_only_the_loss(self):
+        torch.manual_seed(0)
+        vae = _thesis_vae()
+        x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+
+        def parts(**knobs):
+            torch.manual_seed(1)                      # the same z for every call
+            return cl.vae_loss(vae, x, **knobs)
+
+        base = parts()
+        torch.manual_seed(1)
+        out = vae(x)
+        per_dim = cl.kl_per_dim(out.mu, out.logvar).mean(0).detach()  # (L,) batch-mean KL of each dimension
+        lam = float(per_dim.median())
+        assert (per_dim < lam).any() and (per_dim >= lam).any()         # the clamp acts on some dimensions only
+        cases = {
+            "beta": ({"beta": 4.0}, base["recon"] + 4.0 * base["kl"]),
+            "kl_weight": ({"kl_weight": 0.25}, base["recon"] + 0.25 * base["kl"]),
+            "beta and kl_weight": ({"beta": 4.0, "kl_weight": 0.25}, base["loss"]),
+            "free_bits": ({"free_bits": lam}, base["recon"] + per_dim.clamp(min=lam).sum()),
+            "all three": ({"beta": 2.0, "kl_weight": 0.5, "free_bits": lam},
+                          base["recon"] + 2.0 * 0.5 * per_dim.clamp(min=lam).sum()),
+        }
+        for name, (knobs, expected_loss) in cases.items():
+            p = parts(**knobs)
+            for key in ("elbo", "recon", "kl"):
+                torch.testing.assert_close(p[key], base[key], msg=f"{name} changed {key}")
+            torch.testing.assert_close(p["loss"], expected_loss, msg=name)
+        assert parts(free_bits=lam)["loss"] > base["loss"]            # the clamp lifts the small dimensions
+        torch.testing.assert_close(base["loss"], -base["elbo"])
+
+    def test_sigma_override(self):
+        vae = cl.mlp_vae(2, 3, sigma=0.1)
         x = torch.randn(4, 2)
         torch.manual_seed(2)
-        a = cl.vae_loss(vae, x, beta=3.0, sigma=1.0)
+        a = cl.vae_loss(vae, x, sigma=1.0)
         torch.manual_seed(2)
-        b = cl.vae_loss(vae, x, sigma=1.0)
-        torch.testing.assert_close(a["loss"], b["recon"] + 3.0 * b["kl"])
-        torch.testing.assert_close(a["elbo"], b["elbo"])
+        out = vae(x)
+        recon, _ = _torch_reference(out, x, likelihood="gaussian", sigma=1.0)
+        torch.testing.assert_close(a["recon"], recon)
+        torch.manual_seed(2)
+        torch.testing.assert_close(cl.vae_loss(vae, x)["recon"],
+                                   _torch_reference(out, x, likelihood="gaussian", sigma=0.1)[0])
 
     def test_bernoulli_from_logits_is_finite(self):
-        vae = cl.GaussianVAE((1, 4, 4), 2, hidden=(8,))
+        vae = cl.mlp_vae((1, 4, 4), 2, hidden=(8,), likelihood="bernoulli")
         with torch.no_grad():
             vae.decoder[-1].bias.fill_(80.0)  # saturated logits
         x = (torch.rand(3, 1, 4, 4) > 0.5).float()
-        parts = cl.vae_loss(vae, (x, torch.zeros(3)), likelihood="bernoulli")
+        parts = cl.vae_loss(vae, (x, torch.zeros(3)))
         assert torch.isfinite(parts["loss"])
+        assert (vae(x).x_hat[x == 0] == 1.0).all()    # the sigmoid is exactly 1: log(1 - x_hat) would be -inf
         parts["loss"].backward()
         assert all(torch.isfinite(p.grad).all() for p in vae.parameters() if p.grad is not None)
 
+    def test_binarize_draws_fresh_binary_targets(self):
+        torch.manual_seed(0)
+        vae = _thesis_vae()
+        x = torch.full((4, 1, 28, 28), 0.5)
+        torch.manual_seed(3)
+        parts = cl.vae_loss(vae, x, binarize=True)
+        torch.manual_seed(3)
+        xb = cl.dynamic_binarize(x)
+        out = vae(xb)
+        recon, kl = _torch_reference(out, xb, likelihood="bernoulli")
+        torch.testing.assert_close(parts["recon"], recon)
+        torch.testing.assert_close(parts["kl"], kl)
+
     def test_errors(self):
-        vae = cl.GaussianVAE(2, 3)
+        vae = cl.mlp_vae(2, 3, sigma=0.1)
         with pytest.raises(ValueError, match="likelihood must be"):
             cl.vae_loss(vae, torch.zeros(2, 2), likelihood="poisson")
+        with pytest.raises(ValueError, match="logits"):
+            cl.vae_loss(vae, torch.zeros(2, 2), likelihood="bernoulli")
+        with pytest.raises(ValueError, match="sigma"):
+            cl.vae_loss(cl.mlp_vae(2, 3), torch.zeros(2, 2))
         ae = cl.mlp_autoencoder(2, 2)
         with pytest.raises(TypeError, match="returns AEOutput, not a VAEOutput"):
             cl.vae_loss(ae, torch.zeros(2, 2))
 
+
+class TestObjective:
+    def test_objective_counts_training_steps_only(self):
+        x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        m = _thesis_vae()
+        obj = cl.VAEObjective(beta=2.0, warmup_steps=4)
+        w = [float(obj(m, x)["kl_weight"]) for _ in range(3)]
+        assert w == [0.5, 1.0, 1.5]
+        m.eval()
+        assert float(obj(m, x)["kl_weight"]) == 1.5 and obj.step == 3
+
+    def test_objective_is_vae_loss_with_the_warmup_weight(self):
+        x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        m = _thesis_vae()
+        obj = cl.VAEObjective(beta=2.0, free_bits=0.1, warmup_steps=4)
+        obj(m, x)                                       # step 1
+        torch.manual_seed(5)
+        got = obj(m, x)                                 # step 2: weight 0.5
+        torch.manual_seed(5)
+        want = cl.vae_loss(m, x, beta=2.0, free_bits=0.1, kl_weight=0.5)
+        for key in ("loss", "elbo", "recon", "kl"):
+            torch.testing.assert_close(got[key], want[key], msg=key)
+
+    def test_fit_with_objective_and_ae_loss(self):
+        import functools
+
+        x = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
+        ae = cl.mlp_autoencoder((1, 28, 28), 3, (16,), activation=functools.partial(torch.nn.LeakyReLU, 0.3),
+                                likelihood="bernoulli")
+        for m, loss in [(_thesis_vae(3, 16), cl.VAEObjective(binarize=True, free_bits=0.1, warmup_steps=3)),
+                        (ae, functools.partial(cl.ae_loss, binarize=True))]:
+            h = cl.fit(m, loss, x, epochs=2, batch_size=3, progress=False, seed=0)
+            assert len(h) == 4 and np.isfinite(h["loss"]).all()
+
+
+def test_ae_loss_of_a_bernoulli_autoencoder_is_the_summed_cross_entropy():
+    torch.manual_seed(0)
+    ae = cl.mlp_autoencoder((1, 6, 6), 3, (16,), likelihood="bernoulli")
+    x = torch.bernoulli(torch.rand(5, 1, 6, 6, generator=torch.Generator().manual_seed(1)))
+    parts = cl.ae_loss(ae, (x, torch.zeros(5)))
+    logits = ae(x).logits
+    ref = -Bernoulli(logits=logits).log_prob(x).flatten(1).sum(1).mean()
+    torch.testing.assert_close(parts["loss"], ref)
+    torch.testing.assert_close(parts["recon"], ref)
+    # not the squared error of the pixel probabilities
+    assert not torch.allclose(parts["loss"], cl.squared_error(ae(x).x_hat, x).mean())
 
 
 # --- regularisers (chapter 3) --------------------------------------------------
@@ -240,7 +461,8 @@ class TestRegularisers:
     def test_jacobian_against_finite_differences_on_an_autoencoder(self):
         torch.manual_seed(1)
         model = cl.mlp_autoencoder((1, 4, 4), 3, hidden=(8,)).double()
-        model.encoder[1] = torch.nn.Tanh()  # smooth, so central differences are exact to O(h^2)
+        assert isinstance(model.encoder[2], torch.nn.ReLU)  # encoder: Flatten, Linear, ReLU, Linear
+        model.encoder[2] = torch.nn.Tanh()  # smooth, so central differences are exact to O(h^2)
         x = torch.rand(2, 1, 4, 4, dtype=torch.float64)
         J = cl.encoder_jacobian(model.encode, x)
         assert J.shape == (2, 3, 16)

@@ -94,10 +94,10 @@ class TestReparameterize:
             cl.reparameterize(mu, torch.zeros(3, 5))
 
 
-class TestGaussianVAE:
+class TestMlpVAE:
     def test_shapes_and_heads(self):
         torch.manual_seed(0)
-        vae = cl.GaussianVAE(2, 16)
+        vae = cl.mlp_vae(2, 16, sigma=0.1)
         x = torch.randn(7, 2)
         mu, logvar = vae.encode(x)
         assert mu.shape == logvar.shape == (7, 16)
@@ -105,24 +105,26 @@ class TestGaussianVAE:
         assert isinstance(out, cl.VAEOutput)
         assert out.x_hat.shape == (7, 2) and out.z.shape == (7, 16)
         torch.testing.assert_close(out.mu, mu)
-        assert vae.sigma == 0.1 and vae.data_dim == 2 and vae.latent_dim == 16
+        # mu and logvar are the two halves of the encoder's (B, 2L) output
+        h = vae.encoder(x)
+        torch.testing.assert_close(torch.cat([mu, logvar], dim=1), h)
+        assert vae.data_dim == 2 and vae.latent_dim == 16
 
     def test_seed_architecture(self):
-        vae = cl.GaussianVAE(2, 16)
+        vae = cl.mlp_vae(2, 16)
         linears = [m for m in vae.encoder.modules() if isinstance(m, nn.Linear)]
-        assert [(m.in_features, m.out_features) for m in linears] == [(2, 128), (128, 64), (64, 32)]
-        assert (vae.mu_head.in_features, vae.mu_head.out_features) == (32, 16)
+        assert [(m.in_features, m.out_features) for m in linears] == [(2, 128), (128, 64), (64, 32), (32, 32)]
         dec = [m for m in vae.decoder.modules() if isinstance(m, nn.Linear)]
         assert [(m.in_features, m.out_features) for m in dec] == [(16, 32), (32, 64), (64, 128), (128, 2)]
 
     def test_reparameterize_uses_the_posterior(self):
-        vae = cl.GaussianVAE(2, 3)
+        vae = cl.mlp_vae(2, 3)
         mu, logvar = torch.zeros(20000, 3) + 1.5, torch.full((20000, 3), math.log(0.25))
         z = vae.reparameterize(mu, logvar, generator=torch.Generator().manual_seed(0))
         assert abs(z.mean().item() - 1.5) < 0.01 and abs(z.std().item() - 0.5) < 0.01
 
     def test_sample_is_deterministic_under_a_generator(self):
-        vae = cl.GaussianVAE(2, 4)
+        vae = cl.mlp_vae(2, 4, sigma=0.1)
         a = vae.sample(5, generator=torch.Generator().manual_seed(1))
         b = vae.sample(5, generator=torch.Generator().manual_seed(1))
         torch.testing.assert_close(a, b)
@@ -130,52 +132,70 @@ class TestGaussianVAE:
         noisy = vae.sample(5, generator=torch.Generator().manual_seed(1), noise=True)
         assert not torch.allclose(noisy, a)
 
+    def test_sample_noise_is_the_decoders_gaussian(self):
+        vae = cl.mlp_vae(2, 4, sigma=0.3)
+        mean = vae.sample(20000, generator=torch.Generator().manual_seed(2))
+        noisy = vae.sample(20000, generator=torch.Generator().manual_seed(2), noise=True)
+        eps = (noisy - mean) / 0.3          # the same codes, plus sigma * N(0, I)
+        assert abs(float(eps.mean())) < 0.02 and abs(float(eps.std()) - 1) < 0.02
+        with pytest.raises(ValueError, match="sigma"):
+            cl.mlp_vae(2, 4).sample(3, noise=True)
+
     def test_images_and_eval_mode(self):
-        vae = cl.GaussianVAE((1, 28, 28), 8, hidden=(64,))
+        vae = cl.mlp_vae((1, 28, 28), 8, hidden=(64,))
         out = vae(torch.rand(3, 1, 28, 28))
         assert out.x_hat.shape == (3, 1, 28, 28)
         vae.eval()  # eval() must work: no train() override
         assert not vae.training
 
     def test_bad_input(self):
-        vae = cl.GaussianVAE(2, 4)
+        vae = cl.mlp_vae(2, 4)
         with pytest.raises(ValueError, match=r"shape \(batch, 2\)"):
             vae.encode(torch.zeros(3, 5))
         with pytest.raises(ValueError, match="sigma must be positive"):
-            cl.GaussianVAE(2, 4, sigma=0.0)
+            cl.mlp_vae(2, 4, sigma=0.0)
         with pytest.raises(ValueError, match="n must be positive"):
             vae.sample(0)
+        bad = cl.VAE(nn.Linear(2, 5), nn.Linear(2, 2), (2,), 2)   # an encoder that does not give 2L outputs
+        with pytest.raises(ValueError, match=r"\(B, 2L\) = \(B, 4\)"):
+            bad.encode(torch.zeros(3, 2))
 
 
-# --- the shared VAE parts (VAEMixin, BernoulliVAE) -------------------------------------------
+# --- the one model family: Autoencoder, VAE, ConditionalVAE -----------------------------------
 
 
 def _tiny_bernoulli_vae(L=3):
-    class Tiny(cl.BernoulliVAE):
-        def __init__(self):
-            super().__init__()
-            self.latent_dim = L
-            self.enc = nn.Linear(4, 2 * L)
-            self.dec = nn.Linear(L, 4)
-
-        def encode(self, x):
-            return self.enc(x).chunk(2, dim=1)
-
-        def decode(self, z):
-            return self.dec(z)
-
     torch.manual_seed(0)
-    return Tiny()
+    return cl.VAE(nn.Linear(4, 2 * L), nn.Linear(L, 4), (4,), L, likelihood="bernoulli")
 
 
-def test_every_course_vae_shares_the_mixin():
-    for cls in (cl.GaussianVAE, cl.ConditionalVAE, cl.ImageVAE, cl.MnistVAE):
-        assert issubclass(cls, cl.VAEMixin), cls
-        assert cls.reparameterize is cl.VAEMixin.reparameterize, cls
-    assert cl.ImageVAE.sample is cl.BernoulliVAE.sample and cl.MnistVAE.sample is cl.BernoulliVAE.sample
+def test_every_builder_returns_the_one_model_family():
+    vaes = [cl.mlp_vae(2, 3), cl.mlp_vae((1, 28, 28), 3, (8,), likelihood="bernoulli"),
+            cl.conv_vae(3, 3, 16, 4), cl.all_conv_vae(3, width=0.125), cl.conditional_conv_vae((1, 8, 8), 3, 3, (4, 8))]
+    for vae in vaes:
+        assert isinstance(vae, cl.VAE), type(vae)
+        assert type(vae).reparameterize is cl.VAE.reparameterize and type(vae).prior_codes is cl.VAE.prior_codes
+    for ae in (cl.mlp_autoencoder(2, 3), cl.linear_autoencoder(2, 1)):
+        assert isinstance(ae, cl.Autoencoder) and not isinstance(ae, cl.VAE)
 
 
-def test_mixin_forward_is_encode_reparameterize_decode():
+def test_the_encoder_gets_the_batch_unflattened():
+    seen = []
+
+    class Record(nn.Module):
+        def forward(self, x):
+            seen.append(tuple(x.shape))
+            return x.flatten(1)[:, :2]
+
+    ae = cl.Autoencoder(Record(), nn.Linear(2, 12), (3, 2, 2), 2)
+    out = ae(torch.rand(5, 3, 2, 2))
+    assert seen == [(5, 3, 2, 2)]
+    assert out.x_hat.shape == (5, 3, 2, 2)      # the decoder's (B, D) is reshaped to the input shape
+    with pytest.raises(ValueError, match="likelihood must be one of"):
+        cl.Autoencoder(Record(), nn.Linear(2, 12), (3, 2, 2), 2, likelihood="laplace")
+
+
+def test_forward_is_encode_reparameterize_decode():
     vae = _tiny_bernoulli_vae()
     x = torch.randn(5, 4)
     torch.manual_seed(3)
@@ -184,7 +204,8 @@ def test_mixin_forward_is_encode_reparameterize_decode():
     torch.manual_seed(3)
     z = mu + (0.5 * logvar).exp() * torch.randn_like(mu)
     torch.testing.assert_close(out.z, z)
-    torch.testing.assert_close(out.x_hat, vae.decode(z))
+    torch.testing.assert_close(out.logits, vae.decoder(z))
+    torch.testing.assert_close(out.x_hat, torch.sigmoid(vae.decoder(z)))
     torch.testing.assert_close(out.mu, mu)
 
 
@@ -207,5 +228,25 @@ def test_bernoulli_vae_samples_are_pixel_probabilities():
     vae = _tiny_bernoulli_vae()
     x = vae.sample(6, torch.Generator().manual_seed(0))
     z = vae.prior_codes(6, torch.Generator().manual_seed(0))
-    torch.testing.assert_close(x, torch.sigmoid(vae.decode(z)))
+    torch.testing.assert_close(x, torch.sigmoid(vae.decoder(z)))   # decode applies the sigmoid, once
+    torch.testing.assert_close(x, vae.decode(z))
     assert x.shape == (6, 4) and ((x > 0) & (x < 1)).all() and not x.requires_grad
+    # noise=True draws binary pixels with those probabilities
+    many = vae.sample(20000, torch.Generator().manual_seed(1), noise=True)
+    assert set(many.unique().tolist()) == {0.0, 1.0}
+    p = vae.decode(vae.prior_codes(20000, torch.Generator().manual_seed(1))).detach()
+    assert abs(float(many.mean()) - float(p.mean())) < 0.01
+
+
+def test_decode_logits_and_decoder_output():
+    bern = _tiny_bernoulli_vae()
+    z = torch.randn(5, 3)
+    with torch.no_grad():
+        torch.testing.assert_close(bern.decode_logits(z), bern.decoder(z))
+        torch.testing.assert_close(bern.decoder_output(z), bern.decoder(z))
+        torch.testing.assert_close(bern.decode(z), torch.sigmoid(bern.decoder(z)))
+    gauss = cl.mlp_vae(4, 3, (8,), sigma=0.1)
+    with torch.no_grad():
+        torch.testing.assert_close(gauss.decode(z), gauss.decoder(z))   # a Gaussian decoder outputs its mean
+    with pytest.raises(ValueError, match="not logits; use decode"):
+        gauss.decode_logits(z)

@@ -19,6 +19,11 @@ def _mean_field(model, x, shift=0.3, shrink=0.6):
     return mean + shift, torch.diag(torch.diagonal(cov) * shrink)
 
 
+def _iwae(model, x, m, S, K, g=None):
+    """L_K of the linear-Gaussian model from K log-weights per example."""
+    return cl.iwae_bound(cl.ppca_log_weights(model, x, m, S, K, generator=g))
+
+
 def test_log_marginal_against_monte_carlo(setting):
     model, x = setting
     # independent estimate: p(x) = E_{p(z)} p(x | z) with many prior samples
@@ -55,7 +60,7 @@ def test_bounds_are_ordered_and_tighten_with_k(setting):
     log_px = model.log_marginal(x).mean().item()
     elbo = model.elbo(x, m, S).mean().item()
     g = torch.Generator().manual_seed(3)
-    iwae = {K: torch.stack([cl.ppca_iwae(model, x, m, S, K, g) for _ in range(5)]).mean().item()
+    iwae = {K: torch.stack([_iwae(model, x, m, S, K, g) for _ in range(5)]).mean().item()
             for K in (1, 10, 100)}
     assert elbo < log_px - 0.05  # q is not the posterior: a real gap
     assert iwae[1] == pytest.approx(elbo, abs=0.05)  # K = 1 is an unbiased ELBO estimate
@@ -69,22 +74,41 @@ def test_equality_when_q_is_the_posterior(setting):
     log_px = model.log_marginal(x)
     torch.testing.assert_close(model.elbo(x, pm, pS), log_px)
     for K in (1, 10, 100):
-        torch.testing.assert_close(cl.ppca_iwae(model, x, pm, pS, K), log_px)
-        lpx_z, lpz, lq = cl.ppca_log_weights(model, x, pm, pS, K)
-        torch.testing.assert_close((lpx_z + lpz - lq), log_px.expand(K, -1))  # zero-variance weights
+        torch.testing.assert_close(_iwae(model, x, pm, pS, K), log_px)
+        lw = cl.ppca_log_weights(model, x, pm, pS, K)
+        assert lw.shape == (K, len(x))
+        torch.testing.assert_close(lw, log_px.expand(K, -1))  # zero-variance weights
 
 
 def test_determinism_and_errors(setting):
     model, x = setting
     m, S = _mean_field(model, x)
-    a = cl.ppca_iwae(model, x, m, S, 10, torch.Generator().manual_seed(0))
-    b = cl.ppca_iwae(model, x, m, S, 10, torch.Generator().manual_seed(0))
+    a = _iwae(model, x, m, S, 10, torch.Generator().manual_seed(0))
+    b = _iwae(model, x, m, S, 10, torch.Generator().manual_seed(0))
     torch.testing.assert_close(a, b)
     with pytest.raises(ValueError, match="x must have shape"):
         model.log_marginal(torch.zeros(3, 4))
     with pytest.raises(ValueError, match="K must be at least 1"):
-        cl.ppca_iwae(model, x, m, S, 0)
+        cl.ppca_log_weights(model, x, m, S, 0)
     with pytest.raises(ValueError, match="q_cov"):
-        cl.ppca_iwae(model, x, m, torch.eye(3), 2)
+        cl.ppca_log_weights(model, x, m, torch.eye(3), 2)
     with pytest.raises(ValueError, match="sigma must be positive"):
         cl.LinearGaussian(torch.eye(2), None, -1.0)
+
+
+def test_log_weights_are_log_p_x_z_plus_log_prior_minus_log_q(setting):
+    """Each weight against torch.distributions at the same samples z_k (drawn here from the
+    same generator stream: z = m + chol(S) eps)."""
+    from torch.distributions import MultivariateNormal, Normal
+
+    model, x = setting
+    x = x[:7]
+    m, S = _mean_field(model, x)
+    lw = cl.ppca_log_weights(model, x, m, S, 4, generator=torch.Generator().manual_seed(5))
+    eps = torch.randn(4, *m.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    z = m + eps @ torch.linalg.cholesky(S).T                                   # (K, B, L)
+    log_px_z = Normal(z @ model.W.T + model.b, model.sigma).log_prob(x).sum(-1)
+    log_pz = Normal(0.0, 1.0).log_prob(z).sum(-1)
+    log_q = MultivariateNormal(m, covariance_matrix=S).log_prob(z)
+    torch.testing.assert_close(lw, log_px_z + log_pz - log_q)
+

@@ -10,22 +10,28 @@ truncated or mismatched checkpoints (test_checkpoints); Ctrl-C and NaN during
 training (test_training, test_train).
 """
 
+import functools
+
 import pytest
 import torch
+from torch import nn
 
 import course_lib as cl
 
+THESIS_ACT = functools.partial(nn.LeakyReLU, 0.3)
 # name -> (model, a valid input of one batch, extra arguments after x)
 MODELS = {
     "mlp_autoencoder": (lambda: cl.mlp_autoencoder(6, 2), (4, 6), ()),
     "linear_autoencoder": (lambda: cl.linear_autoencoder(6, 2), (4, 6), ()),
-    "GaussianVAE": (lambda: cl.GaussianVAE(6, 2), (4, 6), ()),
-    "ConditionalVAE": (lambda: cl.ConditionalVAE(cl.CVAEConfig(latent_dim=4)), (2, 1, 32, 32),
+    "mlp_vae": (lambda: cl.mlp_vae(6, 2, sigma=0.1), (4, 6), ()),
+    "ConditionalVAE": (lambda: cl.conditional_conv_vae(latent_dim=4), (2, 1, 32, 32),
                        (torch.tensor([0, 3]),)),
-    "conv_vae (faces)": (lambda: cl.conv_vae(4, 3, 32, 8), (2, 3, 32, 32), ()),
-    "thesis AE": (lambda: cl.thesis_model("ae", 4, hidden=16), (2, 1, 28, 28), ()),
-    "thesis VAE": (lambda: cl.thesis_model("vae", 4, hidden=16), (2, 1, 28, 28), ()),
-    "thesis conv VAE": (lambda: cl.thesis_model("conv_vae", 4, width=0.25), (2, 1, 28, 28), ()),
+    "conv_vae (faces)": (lambda: cl.conv_vae(4, 3, 32, 8, likelihood="gaussian", sigma=0.05), (2, 3, 32, 32), ()),
+    "thesis AE": (lambda: cl.mlp_autoencoder((1, 28, 28), 4, (16,), activation=THESIS_ACT, likelihood="bernoulli"),
+                  (2, 1, 28, 28), ()),
+    "thesis VAE": (lambda: cl.mlp_vae((1, 28, 28), 4, (16,), decoder_hidden=(16,), activation=THESIS_ACT,
+                                      likelihood="bernoulli"), (2, 1, 28, 28), ()),
+    "thesis conv VAE": (lambda: cl.all_conv_vae(4, width=0.25), (2, 1, 28, 28), ()),
     "AttributeRegressor": (lambda: cl.AttributeRegressor(width=4), (2, 3, 32, 32), ()),
 }
 
@@ -77,10 +83,13 @@ def test_not_a_tensor(case):
 
 
 def test_decoders_check_codes():
-    for model in (cl.GaussianVAE(6, 2), cl.thesis_model("vae", 4, hidden=16), cl.conv_vae(4, 3, 32, 8)):
+    for model in (cl.mlp_vae(6, 2), cl.mlp_vae((1, 28, 28), 4, (16,), likelihood="bernoulli"),
+                  cl.conv_vae(4, 3, 32, 8), cl.all_conv_vae(4, width=0.25)):
         with pytest.raises(ValueError, match=r"z must have shape \(batch, \d+\)"):
             model.decode(torch.zeros(3, 5))
-    cvae = cl.ConditionalVAE(cl.CVAEConfig(latent_dim=4))
+    with pytest.raises(ValueError, match=r"z must have shape \(batch, 4\)"):
+        cl.conv_vae(4, 3, 32, 8).decode_logits(torch.zeros(3, 5))
+    cvae = cl.conditional_conv_vae(latent_dim=4)
     with pytest.raises(ValueError, match=r"z must have shape \(batch, 4\)"):
         cvae.decode(torch.zeros(2, 5), torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="class labels must lie in 0..9"):
@@ -110,8 +119,9 @@ def test_bernoulli_rejects_images_outside_the_unit_interval():
     with pytest.raises(ValueError, match=r"targets in \[0, 1\].*rescale images"):
         cl.bernoulli_log_likelihood(torch.zeros(B, 10), torch.full((B, 10), 255.0))
     with pytest.raises(ValueError, match=r"targets in \[0, 1\]"):
-        cl.cvae_loss(cl.ConditionalVAE(cl.CVAEConfig(latent_dim=4)),
-                     (2 * torch.rand(2, 1, 32, 32), torch.tensor([0, 1])))
+        cl.vae_loss(cl.conditional_conv_vae(latent_dim=4), (2 * torch.rand(2, 1, 32, 32), torch.tensor([0, 1])))
+    with pytest.raises(ValueError, match=r"targets in \[0, 1\]"):
+        cl.ae_loss(cl.mlp_autoencoder(10, 2, likelihood="bernoulli"), torch.full((B, 10), 255.0))
 
 
 def test_gaussian_terms_reject_mismatched_shapes():
@@ -126,7 +136,12 @@ def test_gaussian_terms_reject_mismatched_shapes():
 
 
 def test_bounds_reject_mismatched_parts():
-    with pytest.raises(ValueError, match=r"expected two \(B,\) tensors"):
-        cl.elbo(torch.zeros(4), torch.zeros(3))
-    with pytest.raises(ValueError, match=r"three \(K, B\) tensors"):
-        cl.iwae_bound(torch.zeros(5, 4), torch.zeros(5, 3), torch.zeros(5, 4))
+    out = cl.VAEOutput(torch.zeros(B, 10), torch.zeros(B, 2), torch.zeros(B, 2), torch.zeros(B, 2))
+    with pytest.raises(ValueError, match=r"x_hat has shape \(4, 10\) but x has \(3, 10\)"):
+        cl.negative_elbo(out, torch.zeros(3, 10), likelihood="gaussian", sigma=1.0)
+    with pytest.raises(ValueError, match="must have the same shape"):
+        cl.negative_elbo(out._replace(logvar=torch.zeros(B, 3)), torch.zeros(B, 10), likelihood="gaussian", sigma=1.0)
+    with pytest.raises(ValueError, match=r"expected \(K, B\) log-weights, got shape \(5,\)"):
+        cl.iwae_bound(torch.zeros(5))
+    with pytest.raises(ValueError, match=r"expected \(K, B\) log-weights"):
+        cl.iwae_bound(torch.zeros(5, 4, 3))

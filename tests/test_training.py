@@ -49,7 +49,8 @@ class TestFit:
         ae = cl.mlp_autoencoder(2, 1, hidden=(8,))
         h = cl.fit(ae, cl.ae_loss, _toy(50), epochs=3, batch_size=20, progress=False)
         assert h.steps_per_epoch == 3 and len(h) == 9
-        assert h.keys == ["loss"] and h["loss"].shape == (9,)
+        assert h.keys == ["loss", "recon"] and h["loss"].shape == (9,)
+        np.testing.assert_array_equal(h["recon"], h["loss"])  # an autoencoder's loss is its reconstruction error
         np.testing.assert_allclose(h.epoch_means("loss")[0], h["loss"][:3].mean())
         with pytest.raises(KeyError, match="kl"):
             h["kl"]

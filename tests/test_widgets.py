@@ -52,34 +52,6 @@ def test_q_equal_to_posterior_closes_the_gap():
     assert abs(t["log_px"] - (-0.5 * (math.log(2 * math.pi * var) + 1.5 ** 2 / var))) < 1e-9
 
 
-def test_draw_q_vs_posterior_and_errors():
-    import pytest
-    fig = cl.draw_q_vs_posterior(0.5, 0.3)
-    assert "ELBO" in fig.axes[0].get_title()
-    with pytest.raises(ValueError, match="sigma must be positive"):
-        cl.q_posterior_terms(0.0, 0.0)
-
-
-def test_decode_interpolation_endpoints():
-    import torch
-    torch.manual_seed(0)
-    vae = cl.GaussianVAE(2, 4)
-    x0, x1 = torch.tensor([1.0, 0.0]), torch.tensor([-1.0, 0.5])
-    path = cl.decode_interpolation(vae, x0, x1, [0.0, 0.5, 1.0])
-    assert path.shape == (3, 2)
-    with torch.no_grad():
-        mu = vae.encode(torch.stack([x0, x1]))[0]
-        torch.testing.assert_close(path[0], vae.decode(mu[:1])[0])
-        torch.testing.assert_close(path[2], vae.decode(mu[1:])[0])
-        torch.testing.assert_close(path[1], vae.decode(mu.mean(0, keepdim=True))[0])
-    ae = cl.mlp_autoencoder(2, 3)  # plain autoencoders work too
-    assert cl.decode_interpolation(ae, x0, x1, [0.25]).shape == (1, 2)
-    fig = cl.draw_latent_interpolation(vae, x0, x1, 0.3, data=torch.randn(50, 2))
-    assert fig.axes[0].get_xlabel() == "$x_1$"
-    with pytest.raises(ValueError, match="t must lie"):
-        cl.draw_latent_interpolation(vae, x0, x1, 1.5)
-
-
 def test_edit_figure_and_widget_for_latent_arithmetic():
     import torch
 
@@ -108,15 +80,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import torch  # noqa: E402
 
-from course_lib.cvae import CVAEConfig, ConditionalVAE  # noqa: E402
-
 NAMES = ["a", "b", "c"]
 
 
 @pytest.fixture
 def cvae_and_data():
     torch.manual_seed(0)
-    model = ConditionalVAE(CVAEConfig(image_shape=(1, 16, 16), latent_dim=4, n_classes=3, channels=(4, 8)))
+    model = cl.conditional_conv_vae(image_shape=(1, 16, 16), latent_dim=4, n_classes=3, channels=(4, 8))
     x = torch.rand(12, 1, 16, 16, generator=torch.Generator().manual_seed(1))
     y = torch.arange(12) % 3
     return model, x, y
@@ -125,8 +95,8 @@ def cvae_and_data():
 def test_interpolation_picture_shows_frame_strip_and_t(cvae_and_data):
     model, x, y = cvae_and_data
     ts = np.linspace(0, 1, 5)
-    strip = cl.cvae_interpolation(model, x[0], 0, x[1], 1, ts)           # (5, 1, 16, 16)
-    frame = cl.cvae_interpolation(model, x[0], 0, x[1], 1, [0.5])[0]      # (1, 16, 16)
+    strip = cl.interpolate(model, x[0], x[1], ts, 0, 1)           # (5, 1, 16, 16)
+    frame = cl.interpolate(model, x[0], x[1], [0.5], 0, 1)[0]      # (1, 16, 16)
     pic = cl.interpolation_picture(strip, ts, frame, 0.5, scale=4)
     # frame enlarged 4x on the left, strip enlarged 2x on the right, 8 px apart
     assert pic.dtype == np.uint8 and pic.shape == (64, 64 + 8 + 5 * 32, 3)
@@ -210,39 +180,6 @@ def _images_ae():
     return cl.mlp_autoencoder((1, 8, 8), 3, hidden=(16,), out_activation=torch.nn.Sigmoid())
 
 
-def test_decode_interpolation_end_points_and_linearity():
-    torch.manual_seed(0)
-    model = cl.mlp_autoencoder(2, 4, hidden=(8,))
-    x0, x1 = torch.tensor([0.5, -1.0]), torch.tensor([1.0, 2.0])
-    path = cl.decode_interpolation(model, x0, x1, [0.0, 0.25, 1.0])
-    with torch.no_grad():
-        ends = model(torch.stack([x0, x1])).x_hat
-        z = model.encode(torch.stack([x0, x1]))
-        quarter = model.decode((0.75 * z[0] + 0.25 * z[1]).unsqueeze(0))[0]
-    assert path.shape == (3, 2)
-    torch.testing.assert_close(path[0], ends[0])
-    torch.testing.assert_close(path[2], ends[1])
-    torch.testing.assert_close(path[1], quarter)
-    with pytest.raises(ValueError, match="shape"):
-        cl.decode_interpolation(model, torch.zeros(3), torch.zeros(3), [0.5])
-
-
-def test_draw_interpolation_2d_and_images():
-    torch.manual_seed(0)
-    model = cl.mlp_autoencoder(2, 4, hidden=(8,))
-    fig = cl.draw_interpolation(model, torch.zeros(2), torch.ones(2), 0.3, data=torch.randn(50, 2))
-    ax = fig.axes[0]
-    red = [c for c in ax.collections if c.get_offsets().shape == (1, 2)][-1].get_offsets()[0]
-    np.testing.assert_allclose(red, cl.decode_interpolation(model, torch.zeros(2), torch.ones(2), [0.3])[0],
-                               rtol=1e-5)
-    imgs = _images_ae()
-    x = torch.rand(2, 1, 8, 8)
-    fig = cl.draw_interpolation(imgs, x[0], x[1], 0.5)
-    assert len(fig.axes) == 4
-    with pytest.raises(ValueError, match="t must"):
-        cl.draw_interpolation(model, torch.zeros(2), torch.ones(2), 1.5)
-
-
 def test_interpolation_widget_redraws():
     torch.manual_seed(0)
     model = cl.mlp_autoencoder(2, 4, hidden=(8,))
@@ -262,27 +199,13 @@ def test_denoise_is_corrupt_then_model():
         torch.testing.assert_close(x_hat, model(x_tilde).x_hat)
 
 
-def test_draw_denoising_and_widget():
+def test_denoising_figure_and_widget():
     model = _images_ae()
     x = torch.rand(4, 1, 8, 8)
-    fig = cl.draw_denoising({"AE": model, "DAE": model}, x, "block mask", 0.5)
+    fig = cl.denoising_figure({"AE": model, "DAE": model}, x, "block mask", 0.5)
     assert len(fig.axes) == 4 * 4  # clean, corrupted, two models
     box = cl.denoising_widget({"DAE": model}, x)
     kind, strength = box.children[1].children
     kind.value = "blur"
     strength.value = 0.2
     assert box.last_seconds >= 0
-
-
-def test_decode_interpolation_of_a_batch_norm_model_does_not_depend_on_the_other_ts():
-    """Each t's image is the model's output for that t alone: eval mode, whatever the
-    other values of t decoded in the same call (batch norm in training mode would mix them)."""
-    torch.manual_seed(0)
-    model = cl.conv_vae(8, 3, 32, 8)
-    assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
-    model.train()
-    x0, x1 = torch.rand(2, 3, 32, 32)
-    alone = cl.decode_interpolation(model, x0, x1, [0.5])
-    among = cl.decode_interpolation(model, x0, x1, [0.0, 0.5, 1.0])
-    torch.testing.assert_close(among[1], alone[0])
-    assert model.training, "the model's mode is restored"
