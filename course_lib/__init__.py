@@ -18,6 +18,9 @@ from .architectures import (
 from .attributes import (
     attribute_loss, AttributeRegressor, predict_attributes, r2_scores, train_attribute_regressor,
 )
+from .claims import (
+    check_claim, ClaimContradicted,
+)
 from .checkpoints import (
     check_checkpoint, CheckpointMismatchError, load_or_train, Loaded, read_manifest,
     save_checkpoint, sha256_file,
@@ -89,11 +92,13 @@ from .widgets import (
 )
 
 from . import (  # noqa: E402  (the modules themselves, for __all__)
-    analysis, architectures, attributes, checkpoints, corruption, cvae, data, estimators, export,
+    analysis, architectures, attributes, checkpoints, claims, corruption, cvae, data, estimators, export,
     faces, latent, latent_arithmetic, losses, models, plotting, ppca, pretrain, profiles, training,
     utils, widgets,
 )
 
-_MODULES = (analysis, architectures, attributes, checkpoints, corruption, cvae, data, estimators, export, faces, latent, latent_arithmetic, losses, models, plotting, ppca, pretrain, profiles, training, utils, widgets)
+_MODULES = (analysis, architectures, attributes, checkpoints, claims, corruption, cvae, data,
+            estimators, export, faces, latent, latent_arithmetic, losses, models, plotting, ppca,
+            pretrain, profiles, training, utils, widgets)
 #: every module's ``__all__``, and nothing else: a name is public in one place, its module
 __all__ = sorted(name for module in _MODULES for name in module.__all__)
