@@ -13,7 +13,7 @@ from .analysis import (
 )
 from .architectures import (
     all_conv_vae, conditional_conv_vae, conv_vae, init_output_bias, linear_autoencoder,
-    mlp_autoencoder, mlp_vae,
+    mlp_autoencoder, mlp_vae, tied_autoencoder, TiedLinear, TopK,
 )
 from .attributes import (
     attribute_loss, AttributeRegressor, predict_attributes, r2_scores, train_attribute_regressor,
@@ -22,8 +22,8 @@ from .claims import (
     check_claim, ClaimContradicted,
 )
 from .checkpoints import (
-    check_checkpoint, CheckpointMismatchError, load_or_train, Loaded, read_manifest,
-    save_checkpoint, sha256_file,
+    check_checkpoint, CheckpointMismatchError, display_path, load_or_train, Loaded,
+    read_manifest, save_checkpoint, sha256_file,
 )
 from .corruption import (
     block_mask, corrupt, CORRUPTIONS, denoise, gaussian_blur, gaussian_noise, mask_pixels,

@@ -12,12 +12,14 @@ import math
 from typing import Callable, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
+from .losses import top_k_codes
 from .models import Autoencoder, ConditionalVAE, Likelihood, VAE, mlp
 
-__all__ = ["mlp_autoencoder", "linear_autoencoder", "mlp_vae", "conv_vae", "all_conv_vae",
-           "conditional_conv_vae", "init_output_bias"]
+__all__ = ["mlp_autoencoder", "linear_autoencoder", "tied_autoencoder", "TiedLinear", "TopK", "mlp_vae",
+           "conv_vae", "all_conv_vae", "conditional_conv_vae", "init_output_bias"]
 
 Activation = Callable[[], nn.Module]
 
@@ -57,6 +59,73 @@ def linear_autoencoder(data_dim: int | Sequence[int], latent_dim: int, bias: boo
     encoder = nn.Linear(d, latent_dim, bias=bias)
     return Autoencoder(nn.Sequential(nn.Flatten(), encoder) if len(shape) > 1 else encoder,
                        nn.Linear(latent_dim, d, bias=bias), shape, latent_dim)
+
+
+class TiedLinear(nn.Module):
+    r"""The transpose of a linear layer, sharing its weight: :math:`y = W^\top z + c`
+    for the layer ``linear`` that computes :math:`W x + b` (``W``: (L, D)).
+
+    The weight is the same ``nn.Parameter`` object as ``linear.weight`` (the
+    optimiser sees it once, and a step moves both sides); only the bias ``c``
+    (D,), initialised to zero, is new. Shapes: (B, L) -> (B, D)."""
+
+    def __init__(self, linear: nn.Linear, bias: bool = True) -> None:
+        super().__init__()
+        self.weight = linear.weight
+        self.bias = nn.Parameter(torch.zeros(linear.in_features)) if bias else None
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return F.linear(z, self.weight.t(), self.bias)
+
+
+class TopK(nn.Module):
+    """The layer form of :func:`course_lib.top_k_codes`: keeps ``k`` entries of
+    each code (the ``k`` largest values, or the largest in absolute value with
+    ``absolute=True``) and zeroes the rest; gradients reach the kept entries
+    only. ``k`` is an attribute, so a schedule may change it during training.
+    Shapes: (B, L) -> (B, L)."""
+
+    def __init__(self, k: int, absolute: bool = False) -> None:
+        super().__init__()
+        self.k, self.absolute = int(k), bool(absolute)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return top_k_codes(z, self.k, absolute=self.absolute)
+
+    def extra_repr(self) -> str:
+        return f"k={self.k}, absolute={self.absolute}"
+
+
+def tied_autoencoder(data_dim: int | Sequence[int], latent_dim: int,
+                     activation: Activation | None = nn.Sigmoid, out_activation: nn.Module | None = None, *,
+                     k: int | None = None, likelihood: Likelihood = "gaussian") -> Autoencoder:
+    r"""A one-hidden-layer autoencoder with tied weights: the decoder's weight is
+    the encoder's, transposed (:class:`TiedLinear`),
+
+    .. math:: z = \mathrm{top}_k\big(s(W x + b)\big), \qquad \hat{x} = s_{\text{out}}(W^\top z + c),
+
+    with ``activation()`` as :math:`s` (``None``: linear codes), ``out_activation``
+    as :math:`s_{\text{out}}` and, when ``k`` is given, a :class:`TopK` layer that
+    keeps the ``k`` largest entries of each code and zeroes the others
+    (without ``k``, :math:`\mathrm{top}_k` is the identity). Examples:
+
+    * the contractive autoencoder of Rifai et al. (2011), sigmoid codes:
+      ``tied_autoencoder((1, 28, 28), L, nn.Sigmoid, nn.Sigmoid())``;
+    * the k-sparse autoencoder of Makhzani & Frey (2013), linear codes of which
+      the k largest are kept: ``tied_autoencoder((1, 28, 28), 1000, None, k=25)``.
+
+    ``data_dim`` is D, or the shape of one example for images.
+    """
+    shape = _shape(data_dim)
+    if int(latent_dim) < 1:
+        raise ValueError(f"latent_dim must be positive, got {latent_dim}")
+    if k is not None and not (isinstance(k, int) and 1 <= k <= latent_dim):
+        raise ValueError(f"k must be an integer between 1 and latent_dim = {latent_dim}, got {k}")
+    linear = nn.Linear(math.prod(shape), int(latent_dim))
+    layers = [linear, *([activation()] if activation is not None else []), *([TopK(k)] if k is not None else [])]
+    encoder = _flat_input(shape, nn.Sequential(*layers))
+    decoder = nn.Sequential(TiedLinear(linear), *([out_activation] if out_activation is not None else []))
+    return Autoencoder(encoder, decoder, shape, latent_dim, likelihood=likelihood)
 
 
 def mlp_vae(data_dim: int | Sequence[int], latent_dim: int, hidden: Sequence[int] = (128, 64, 32), *,

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 __all__ = ["CheckpointMismatchError", "Loaded", "sha256_file", "save_checkpoint",
-           "read_manifest", "check_checkpoint", "load_or_train"]
+           "read_manifest", "check_checkpoint", "load_or_train", "display_path"]
 
 
 class CheckpointMismatchError(RuntimeError):
@@ -116,13 +116,13 @@ def check_checkpoint(path: str | Path, config: dict, model_name: str | None = No
     that does not match (a corrupt or truncated file). Empty list = usable."""
     path = Path(path)
     if not path.is_file():
-        return [f"no weights file {path}"]
+        return [f"no weights file {path.name}"]
     if not manifest_path(path).is_file():
-        return [f"no manifest {manifest_path(path)} beside the weights"]
+        return [f"no manifest {manifest_path(path).name} beside the weights"]
     try:
         manifest = read_manifest(path)
     except (OSError, ValueError) as err:
-        return [f"manifest {manifest_path(path)} is unreadable: {err}"]
+        return [f"manifest {manifest_path(path).name} is unreadable: {err}"]
     problems = []
     if model_name is not None and manifest.get("model") != model_name:
         problems.append(f"model: expected {model_name!r}, checkpoint has {manifest.get('model')!r}")
@@ -133,6 +133,23 @@ def check_checkpoint(path: str | Path, config: dict, model_name: str | None = No
                         f"{str(manifest.get('sha256'))[:12]}... (file corrupt, truncated or replaced; "
                         f"{path.stat().st_size} bytes)")
     return problems
+
+
+def display_path(path: str | Path) -> str:
+    """A path as printed in a notebook's output: relative to the package's folder for
+    the course's own files, ``<temporary folder>/...`` for temporary files and ``~/...``
+    under the home folder, so that no machine's absolute path ends up in a rendered page."""
+    import tempfile
+
+    path = Path(path).expanduser().resolve()
+    anchors = ((Path(__file__).resolve().parent.parent, ""), (Path(tempfile.gettempdir()).resolve(), "<temporary folder>/"),
+               (Path.home().resolve(), "~/"))
+    for anchor, prefix in anchors:
+        try:
+            return prefix + str(path.relative_to(anchor))
+        except ValueError:
+            continue
+    return str(path)
 
 
 def _retrain_forced() -> bool:
@@ -166,13 +183,13 @@ def load_or_train(path: str | Path, config: dict, build: Callable[[], nn.Module]
                 state = torch.load(path, map_location="cpu", weights_only=True)
                 model.load_state_dict(state)
             except Exception as err:  # e.g. a state_dict of another shape
-                problems = [f"weights in {path} do not load into the model: {type(err).__name__}: {err}"]
+                problems = [f"weights in {display_path(path)} do not load into the model: {type(err).__name__}: {err}"]
             else:
                 manifest = read_manifest(path)
                 print(f"loaded {path.name}: {manifest.get('model')} trained for {manifest.get('epochs')} "
                       f"epochs ({manifest.get('profile')} profile), sha256 {manifest['sha256'][:12]}...")
                 return Loaded(model.to(device or "cpu").eval(), manifest, "loaded")
-        message = f"checkpoint {path} not used:\n  - " + "\n  - ".join(problems)
+        message = f"checkpoint {display_path(path)} not used:\n  - " + "\n  - ".join(problems)
         if on_mismatch == "raise":
             raise CheckpointMismatchError(message)
         print(message + "\ntraining instead.")

@@ -59,7 +59,7 @@ def squared_error(x_hat: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
 
 def ae_loss(model: torch.nn.Module, batch: torch.Tensor | tuple[torch.Tensor, ...], *, binarize: bool = False) -> dict[str, torch.Tensor]:
     r"""The autoencoder objective, for :func:`course_lib.fit`, by the model's likelihood:
-    :math:`\frac1B\sum_b \lVert x_b - D(E(x_b))\rVert^2` for a decoder of means
+    :math:`\frac1B\sum_b \lVert x_b - g(f(x_b))\rVert^2` for a decoder of means
     (the classic autoencoder), :math:`-\frac1B\sum_b \log p(x_b \mid z_b)` from the
     logits for a Bernoulli decoder (summed binary cross-entropy).
 
@@ -341,10 +341,14 @@ def sparsity_penalty(z: torch.Tensor, p: float = 1.0) -> torch.Tensor:
     return z.abs().pow(p).sum(dim=1)
 
 
-def top_k_codes(z: torch.Tensor, k: int) -> torch.Tensor:
-    r"""Keep the ``k`` entries of each code with the largest absolute value
-    and set the other :math:`L - k` to zero (a K-sparse code, Makhzani & Frey,
-    2013). Ties are broken by position. Shapes: (B, L) -> (B, L)."""
+def top_k_codes(z: torch.Tensor, k: int, *, absolute: bool = True) -> torch.Tensor:
+    r"""Keep ``k`` entries of each code and set the other :math:`L - k` to zero:
+    those with the largest absolute value (``absolute=True``), or the ``k``
+    largest values (``absolute=False``, the :math:`\mathrm{supp}_k` of the
+    k-sparse autoencoder of Makhzani & Frey, 2013, whose codes are linear and
+    may be negative). The two agree on non-negative codes (after a ReLU).
+    Ties are broken as ``torch.topk`` breaks them (no order is promised). The result is differentiable: gradients reach
+    the kept entries only. Shapes: (B, L) -> (B, L)."""
     if z.dim() != 2:
         raise ValueError(f"codes must have shape (B, L), got {tuple(z.shape)}")
     L = z.shape[1]
@@ -353,7 +357,7 @@ def top_k_codes(z: torch.Tensor, k: int) -> torch.Tensor:
     if k == L:
         return z.clone()
     keep = torch.zeros_like(z, dtype=torch.bool)
-    keep.scatter_(1, z.abs().topk(k, dim=1).indices, True)
+    keep.scatter_(1, (z.abs() if absolute else z).topk(k, dim=1).indices, True)
     return torch.where(keep, z, torch.zeros_like(z))
 
 
@@ -416,7 +420,7 @@ def contractive_ae_loss(alpha: float) -> LossFn:
 
 def denoising_ae_loss(corruption: Callable[[torch.Tensor], torch.Tensor]) -> LossFn:
     r"""Loss ``loss_fn(model, batch)`` of a denoising autoencoder,
-    :math:`\frac{1}{B}\sum_b \lVert x_b - D(E(T(x_b)))\rVert^2`, where
+    :math:`\frac{1}{B}\sum_b \lVert x_b - g(f(T(x_b)))\rVert^2`, where
     ``corruption`` is :math:`T`, a function (B, ...) -> (B, ...) drawing fresh
     noise at each call. The target is the *clean* batch."""
 

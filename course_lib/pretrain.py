@@ -27,7 +27,7 @@ from typing import Callable
 import torch
 from torch import nn
 
-from .checkpoints import Loaded, _atomic_write, git_commit, load_or_train, save_checkpoint
+from .checkpoints import Loaded, _atomic_write, display_path, git_commit, load_or_train, save_checkpoint
 from .losses import vae_loss
 from .profiles import Budget, Profile, get_profile
 from .training import evaluate, fit
@@ -318,16 +318,16 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
             state = torch.load(resume_file, map_location=device, weights_only=False)
             ok = state.get("run") == run
             if not ok:
-                print(f"{name}: resume state {resume_file} has other settings; starting afresh")
+                print(f"{name}: resume state {display_path(resume_file)} has other settings; starting afresh")
         except Exception as err:  # a damaged resume file: say so and start afresh
-            print(f"{name}: ignoring unreadable resume state {resume_file}: {err}")
+            print(f"{name}: ignoring unreadable resume state {display_path(resume_file)}: {err}")
             ok = False
         if ok:
             model.load_state_dict(state["model"])
             optimizer.load_state_dict(state["optimizer"])
             torch.set_rng_state(state["rng"])
             done, history, seconds = state["epoch"], state["history"], state["seconds"]
-            print(f"{name}: resuming after epoch {done} from {resume_file}")
+            print(f"{name}: resuming after epoch {done} from {display_path(resume_file)}")
 
     interrupted = False
     try:
@@ -358,7 +358,7 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
     except KeyboardInterrupt:
         interrupted = True
     if interrupted:
-        print(f"{name}: interrupted; {done}/{epochs} epochs are saved in {resume_file}. "
+        print(f"{name}: interrupted; {done}/{epochs} epochs are saved in {display_path(resume_file)}. "
               "Run the same command again to resume.")
         return TrainResult(model, None, done, True)
 
@@ -384,7 +384,7 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
     manifest = save_checkpoint(model, out / f"{name}.pt", manifest)
     resume_file.unlink(missing_ok=True)
     print(f"{name}: {done} epochs in {seconds:.0f} s; test ELBO {test_parts.get('elbo', float('nan')):.2f} "
-          f"nats/image; wrote {out / (name + '.pt')} and its manifest")
+          f"nats/image; wrote {display_path(out / (name + '.pt'))} and its manifest")
     return TrainResult(model.eval(), manifest, done, False)
 
 

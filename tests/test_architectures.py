@@ -183,3 +183,91 @@ def test_output_bias_starts_at_the_logit_of_the_mean_image():
         torch.testing.assert_close(model.decode(torch.randn(3, 50))[0].flatten(), mean)
     with pytest.raises(ValueError, match="Gaussian mean"):
         cl.init_output_bias(cl.mlp_vae(4, 2, (8,), sigma=0.1), torch.rand(5, 4))
+
+
+# --- tied weights: the contractive AE of Rifai et al. and the K-sparse AE of Makhzani & Frey -----
+
+class TestTiedAutoencoder:
+    def test_decoder_weight_is_the_encoder_weight_transposed(self, x):
+        torch.manual_seed(0)
+        model = cl.tied_autoencoder((1, 28, 28), 7, nn.Sigmoid, nn.Sigmoid())
+        enc, dec = model.encoder[1], model.decoder[0]
+        assert isinstance(dec, cl.TiedLinear) and dec.weight is enc.weight
+        # the shared weight is one parameter: W (7 x 784), b (7), c (784)
+        assert sum(p.numel() for p in model.parameters()) == 7 * 784 + 7 + 784
+        with torch.no_grad():
+            dec.bias.normal_()
+            h = torch.sigmoid(x.flatten(1) @ enc.weight.T + enc.bias)
+            out = model(x)
+        torch.testing.assert_close(out.z, h)
+        torch.testing.assert_close(out.x_hat, torch.sigmoid(h @ enc.weight + dec.bias).view_as(x))
+
+    def test_one_step_moves_both_sides_and_the_tie_survives_copies(self, x):
+        torch.manual_seed(1)
+        model = cl.tied_autoencoder((1, 28, 28), 5, nn.Sigmoid, nn.Sigmoid())
+        before = model.encoder[1].weight.detach().clone()
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        cl.ae_loss(model, x)["loss"].backward()
+        opt.step()
+        assert not torch.equal(model.encoder[1].weight, before)
+        assert model.decoder[0].weight is model.encoder[1].weight
+        double = model.double()
+        assert double.decoder[0].weight is double.encoder[1].weight
+        assert double.encoder[1].weight.dtype == torch.float64
+        fresh = cl.tied_autoencoder((1, 28, 28), 5, nn.Sigmoid, nn.Sigmoid()).double()
+        fresh.load_state_dict(double.state_dict())
+        assert fresh.decoder[0].weight is fresh.encoder[1].weight
+        with torch.no_grad():
+            torch.testing.assert_close(fresh(x.double()).x_hat, double(x.double()).x_hat)
+
+    def test_contractive_penalty_of_a_sigmoid_encoder_is_rifais_closed_form(self, x):
+        # h = sigmoid(W x + b): J = diag(h (1 - h)) W, so ||J||_F^2 = sum_l (h_l (1 - h_l))^2 ||W_l||^2
+        torch.manual_seed(2)
+        model = cl.tied_autoencoder((1, 28, 28), 9, nn.Sigmoid, nn.Sigmoid()).double()
+        with torch.no_grad():
+            model.encoder[1].weight.mul_(20.0)          # some units saturated, some not
+        xd = x.double()
+        W, b = model.encoder[1].weight.detach(), model.encoder[1].bias.detach()
+        h = torch.sigmoid(xd.flatten(1) @ W.T + b)
+        expected = ((h * (1 - h)) ** 2 * W.pow(2).sum(1)).sum(1)
+        torch.testing.assert_close(cl.contractive_penalty(model.encode, xd).detach(), expected)
+
+    def test_k_sparse_forward_keeps_the_k_largest_linear_codes(self, x):
+        torch.manual_seed(3)
+        k, L = 4, 30
+        model = cl.tied_autoencoder((1, 28, 28), L, None, k=k)
+        assert isinstance(model.encoder[-1], cl.TopK) and model.encoder[-1].k == k
+        enc, dec = model.encoder[1], model.decoder[0]
+        with torch.no_grad():
+            a = x.flatten(1) @ enc.weight.T + enc.bias            # linear codes (B, L)
+            out = model(x)
+        assert bool(((out.z != 0).sum(1) == k).all())
+        # the kept entries are the k largest values (not magnitudes), unchanged
+        kth = a.sort(dim=1, descending=True).values[:, k - 1:k]
+        torch.testing.assert_close(out.z, torch.where(a >= kth, a, torch.zeros_like(a)))
+        # the decoder is linear with the transposed weight
+        torch.testing.assert_close(out.x_hat, (out.z @ enc.weight + dec.bias).view_as(x))
+
+    def test_k_sparse_gradient_reaches_only_the_selected_units(self, x):
+        torch.manual_seed(4)
+        model = cl.tied_autoencoder((1, 28, 28), 40, None, k=2)
+        out = model(x[:1])
+        cl.squared_error(out.x_hat, x[:1]).sum().backward()
+        selected = out.z[0] != 0
+        grad_rows = model.encoder[1].weight.grad.abs().sum(1)
+        assert bool((grad_rows[selected] > 0).all()) and bool((grad_rows[~selected] == 0).all())
+        assert bool((model.encoder[1].bias.grad[~selected] == 0).all())
+
+    def test_top_k_layer_follows_a_changed_k(self):
+        layer = cl.TopK(3)
+        z = torch.randn(5, 10)
+        layer.k = 6
+        assert bool(((layer(z) != 0).sum(1) == 6).all())
+        torch.testing.assert_close(layer(z), cl.top_k_codes(z, 6, absolute=False))
+
+    def test_argument_checks(self):
+        for k in (0, 11, 2.5):
+            with pytest.raises(ValueError, match="k must be"):
+                cl.tied_autoencoder(5, 10, None, k=k)
+        with pytest.raises(ValueError, match="latent_dim"):
+            cl.tied_autoencoder(5, 0)

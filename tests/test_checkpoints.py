@@ -104,7 +104,7 @@ class TestLoadOrTrain:
         manifest_path(path).write_text("{not json")
         assert "unreadable" in cl.check_checkpoint(path, CONFIG)[0]
         manifest_path(path).unlink()
-        assert cl.check_checkpoint(path, CONFIG) == [f"no manifest {manifest_path(path)} beside the weights"]
+        assert cl.check_checkpoint(path, CONFIG) == [f"no manifest {manifest_path(path).name} beside the weights"]
         assert cl.check_checkpoint(path.with_name("nope.pt"), CONFIG)[0].startswith("no weights file")
 
     def test_weights_of_another_shape(self, tmp_path):
@@ -125,3 +125,25 @@ class TestLoadOrTrain:
         out = tmp_path / "new" / "toy.pt"
         loaded = cl.load_or_train(path, {**CONFIG, "n_in": 9}, build, Trainer(), save_to=out)
         assert loaded.source == "trained" and cl.check_checkpoint(out, CONFIG) == []
+
+
+def test_display_path_hides_the_machine():
+    import tempfile
+    from pathlib import Path
+
+    assert cl.display_path(cl.CHECKPOINT_DIR / "cvae-fashion.pt") == "course_lib/pretrained/cvae-fashion.pt"
+    inside_tmp = Path(tempfile.gettempdir()) / "run-1" / "w.pt"
+    assert cl.display_path(inside_tmp) == "<temporary folder>/run-1/w.pt"
+    if not Path.home().resolve().is_relative_to(Path(tempfile.gettempdir()).resolve()):
+        assert cl.display_path(Path.home() / "weights" / "w.pt") == "~/weights/w.pt"
+
+
+def test_messages_of_a_missing_checkpoint_name_no_machine_path(tmp_path, capsys):
+    import torch
+
+    path = tmp_path / "deep" / "w.pt"
+    loaded = cl.load_or_train(path, CONFIG, build=lambda: torch.nn.Linear(2, 2),
+                              train=lambda: (torch.nn.Linear(2, 2), {"model": "m"}))
+    out = capsys.readouterr().out
+    assert loaded.source == "trained"
+    assert str(tmp_path) not in out and "w.pt" in out, out

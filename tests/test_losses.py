@@ -440,6 +440,23 @@ class TestRegularisers:
             with pytest.raises(ValueError, match="k must be"):
                 cl.top_k_codes(z, k)
 
+    def test_top_k_codes_by_value(self):
+        # absolute=False keeps the k largest values: negative codes lose to small positive ones
+        z = torch.tensor([[0.1, -3.0, 2.0, 0.5], [4.0, 0.0, -1.0, 1.5]])
+        expected = torch.tensor([[0.0, 0.0, 2.0, 0.5], [4.0, 0.0, 0.0, 1.5]])
+        torch.testing.assert_close(cl.top_k_codes(z, 2, absolute=False), expected)
+        relu = torch.rand(20, 12)   # non-negative codes: both rules keep the same entries
+        torch.testing.assert_close(cl.top_k_codes(relu, 5, absolute=False), cl.top_k_codes(relu, 5))
+        # against torch.topk: the kept values are exactly the k largest of each row
+        r = torch.randn(30, 16, generator=torch.Generator().manual_seed(0))
+        kept = cl.top_k_codes(r, 3, absolute=False)
+        torch.testing.assert_close(kept.sort(1, descending=True).values[:, :3], r.topk(3, dim=1).values)
+
+    def test_top_k_codes_gradient_reaches_the_kept_entries_only(self):
+        z = torch.tensor([[0.1, -3.0, 2.0, 0.5]], requires_grad=True)
+        (cl.top_k_codes(z, 2, absolute=False) * torch.tensor([[1.0, 2.0, 3.0, 4.0]])).sum().backward()
+        torch.testing.assert_close(z.grad, torch.tensor([[0.0, 0.0, 3.0, 4.0]]))
+
     def test_jacobian_of_a_linear_encoder_is_its_weight(self):
         torch.manual_seed(0)
         lin = torch.nn.Linear(5, 3)
