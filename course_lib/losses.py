@@ -385,35 +385,37 @@ def contractive_penalty(encode: Callable[[torch.Tensor], torch.Tensor], x: torch
     return encoder_jacobian(encode, x).pow(2).sum(dim=(1, 2))
 
 
-def sparse_ae_loss(alpha: float, p: float = 1.0) -> LossFn:
+def sparse_ae_loss(weight: float, p: float = 1.0) -> LossFn:
     r"""Loss ``loss_fn(model, batch)`` of a sparse autoencoder,
-    :math:`\frac{1}{B}\sum_b \lVert x_b - \hat{x}_b\rVert^2 + \alpha \lVert z_b \rVert_p^p`.
+    :math:`\frac{1}{B}\sum_b \lVert x_b - \hat{x}_b\rVert^2 + \lambda \lVert z_b \rVert_p^p`, with
+    ``weight`` = :math:`\lambda`.
     Returns the parts ``loss``, ``recon`` and ``penalty`` (batch means)."""
-    if alpha < 0:
-        raise ValueError(f"alpha must be non-negative, got {alpha}")
+    if weight < 0:
+        raise ValueError(f"weight must be non-negative, got {weight}")
 
     def loss_fn(model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
         x = _images(batch)
         out = model(x)
         recon = squared_error(out.x_hat, x).mean()
         penalty = sparsity_penalty(out.z, p).mean()
-        return {"loss": recon + alpha * penalty, "recon": recon, "penalty": penalty}
+        return {"loss": recon + weight * penalty, "recon": recon, "penalty": penalty}
 
     return loss_fn
 
 
-def contractive_ae_loss(alpha: float) -> LossFn:
+def contractive_ae_loss(weight: float) -> LossFn:
     r"""Loss ``loss_fn(model, batch)`` of a contractive autoencoder,
-    :math:`\frac{1}{B}\sum_b \lVert x_b - \hat{x}_b\rVert^2 + \alpha \lVert J_E(x_b) \rVert_F^2`.
+    :math:`\frac{1}{B}\sum_b \lVert x_b - \hat{x}_b\rVert^2 + \gamma \lVert J_f(x_b) \rVert_F^2`, with
+    ``weight`` = :math:`\gamma`.
     Returns the parts ``loss``, ``recon`` and ``penalty`` (batch means)."""
-    if alpha < 0:
-        raise ValueError(f"alpha must be non-negative, got {alpha}")
+    if weight < 0:
+        raise ValueError(f"weight must be non-negative, got {weight}")
 
     def loss_fn(model: torch.nn.Module, batch) -> dict[str, torch.Tensor]:
         x = _images(batch)
         recon = squared_error(model(x).x_hat, x).mean()
         penalty = contractive_penalty(model.encode, x).mean()
-        return {"loss": recon + alpha * penalty, "recon": recon, "penalty": penalty}
+        return {"loss": recon + weight * penalty, "recon": recon, "penalty": penalty}
 
     return loss_fn
 

@@ -498,7 +498,7 @@ class TestRegularisers:
         torch.manual_seed(2)
         model = cl.mlp_autoencoder(6, 2, hidden=(8,))
         x = torch.randn(10, 6)
-        parts = cl.contractive_ae_loss(alpha=0.5)(model, (x, torch.zeros(10)))
+        parts = cl.contractive_ae_loss(weight=0.5)(model, (x, torch.zeros(10)))
         torch.testing.assert_close(parts["recon"], cl.squared_error(model(x).x_hat, x).mean())
         torch.testing.assert_close(parts["penalty"], cl.contractive_penalty(model.encode, x).mean())
         torch.testing.assert_close(parts["loss"], parts["recon"] + 0.5 * parts["penalty"])
@@ -513,13 +513,13 @@ class TestRegularisers:
         torch.manual_seed(3)
         model = cl.mlp_autoencoder(6, 12, hidden=(8,))
         x = torch.randn(10, 6)
-        parts = cl.sparse_ae_loss(alpha=0.1, p=1)(model, x)
+        parts = cl.sparse_ae_loss(weight=0.1, p=1)(model, x)
         z = model(x).z
         torch.testing.assert_close(parts["penalty"], z.abs().sum(1).mean())
         torch.testing.assert_close(parts["loss"], parts["recon"] + 0.1 * parts["penalty"])
-        with pytest.raises(ValueError, match="alpha"):
+        with pytest.raises(ValueError, match="weight must be non-negative"):
             cl.sparse_ae_loss(-1.0)
-        with pytest.raises(ValueError, match="alpha"):
+        with pytest.raises(ValueError, match="weight must be non-negative"):
             cl.contractive_ae_loss(-1.0)
 
     def test_denoising_loss_compares_with_the_clean_input(self):
