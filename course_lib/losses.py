@@ -191,9 +191,9 @@ def kl_per_dim(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
 def free_bits_kl(mu: torch.Tensor, logvar: torch.Tensor, free_bits: float) -> torch.Tensor:
     r"""The free-bits KL penalty of Kingma et al. (2016), one group per latent dimension:
 
-    .. math:: \sum_{d=1}^{L} \max\big(\lambda,\ \tfrac1B \textstyle\sum_b \mathrm{KL}_{bd}\big)
+    .. math:: \sum_{d=1}^{L} \max\big(\tau,\ \tfrac1B \textstyle\sum_b \mathrm{KL}_{bd}\big)
 
-    A dimension whose batch-mean KL is below ``free_bits`` (lambda, nats) gets
+    A dimension whose batch-mean KL is below ``free_bits`` (:math:`\tau`, nats) gets
     no gradient pushing it further towards the prior. Shapes (B, L) -> scalar."""
     if free_bits < 0:
         raise ValueError(f"free_bits must be >= 0 nats, got {free_bits}")
@@ -231,12 +231,12 @@ def negative_elbo(out: VAEOutput, x: torch.Tensor, *, likelihood: str, sigma: fl
 
     .. math:: \mathcal{L} = \frac1B\sum_b -\log p_\theta(x_b \mid z_b) \;+\; w\,\beta\,R,
               \qquad R = \begin{cases}\tfrac1B\sum_b \mathrm{KL}\big(q(z\mid x_b)\,\Vert\,\mathcal{N}(0, I)\big)
-              & \lambda = 0\\ \sum_d \max\big(\lambda, \tfrac1B\sum_b \mathrm{KL}_{bd}\big) & \lambda > 0\end{cases}
+              & \tau = 0\\ \sum_d \max\big(\tau, \tfrac1B\sum_b \mathrm{KL}_{bd}\big) & \tau > 0\end{cases}
 
     ``likelihood`` is ``"bernoulli"`` (from ``out.logits``) or ``"gaussian"``
     (from the mean ``out.x_hat``, standard deviation ``sigma``, with the
     normaliser, so every part is in nats); ``beta`` weights the KL (beta-VAE),
-    ``free_bits`` is lambda (Kingma et al. 2016) and ``kl_weight`` is w (a KL
+    ``free_bits`` is :math:`\tau` (Kingma et al. 2016) and ``kl_weight`` is w (a KL
     warm-up). Sums over data and latent dimensions, mean over the batch.
 
     Returns ``loss`` (what to minimise) and the true quantities, whatever the

@@ -360,7 +360,7 @@ def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samp
     i = betas.index(beta)
     ax1.plot(rate[i], dist[i], "o", color="C3", ms=11, label=f"beta = {beta:g}")
     ax1.set_xlabel("rate R = KL(q(z|x) || p(z))  [nats]")
-    ax1.set_ylabel("distortion D = -E log p(x|z)  [nats]")
+    ax1.set_ylabel("distortion Δ = -E log p(x|z)  [nats]")
     ax1.legend()
     fig.tight_layout()
     plt.close(fig)

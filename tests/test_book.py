@@ -81,3 +81,50 @@ def test_redirect_page_names_the_favicon(tmp_path):
     add_favicon_to_redirect(index)          # idempotent
     text = index.read_text()
     assert text.count('rel="icon"') == 1 and 'href="_static/favicon.svg"' in text and "Refresh" in text
+
+
+def _page_problems(html: str) -> list[str]:
+    """Typesetting and leak problems in a rendered chapter page: a doubled equation
+    prefix ("Eq. Eq."), a raw equation label ("(eq-...)"), a path of the build
+    machine, and TeX outside the math containers (maths that did not typeset)."""
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(html, "html.parser")
+    for tag in soup(["script", "style"]):
+        tag.decompose()
+    text = soup.get_text(" ")
+    for tag in soup.select(".math, pre, code, .highlight, .cell_output, .output"):
+        tag.decompose()
+    prose = soup.get_text(" ")
+
+    def around(s: str, m: re.Match) -> str:
+        return " ".join(s[max(0, m.start() - 50):m.end() + 30].split())
+
+    problems = [f"doubled prefix: {around(text, m)}" for m in re.finditer(r"Eq\.\s+Eq\.", text)]
+    problems += [f"raw label: {around(text, m)}" for m in re.finditer(r"\beq-[a-z0-9-]+\b", text)]
+    problems += [f"machine path: {around(text, m)}"
+                 for m in re.finditer(r"(?<![\w.~>])/(?:tmp|home|root|work|Users|var/folders)/", text)]
+    problems += [f"raw TeX: {around(prose, m)}" for m in re.finditer(
+        r"\\(?:mathbb|mathrm|mathcal|frac|lVert|rVert|tilde|hat|sum|log|sigma|mu|theta|phi|mid|Vert|left|right|big)\b"
+        r"|\$[^$\s]", prose)]
+    return problems
+
+
+def test_page_checks_catch_what_they_look_for():
+    bad = ('<p>see Eq. <a>Eq. (2.2)</a> and (eq-average); wrote /tmp/x/w.pt; because '
+           '$\\mathbb{E}\\lVert x\\rVert$</p><span class="math">\\(\\mathbb{E}\\)</span>')
+    kinds = sorted({p.split(":")[0] for p in _page_problems(bad)})
+    assert kinds == ["doubled prefix", "machine path", "raw TeX", "raw label"]
+    good = ('<p>see <a>Eq. (2.2)</a>; wrote &lt;temporary folder&gt;/w.pt and ~/w.pt</p>'
+            '<span class="math">\\(\\mathbb{E}\\lVert x\\rVert\\)</span><pre>x = 1</pre>')
+    assert _page_problems(good) == []
+
+
+@pytest.mark.book
+def test_pages_have_typeset_maths_one_reference_style_and_no_machine_paths(smoke_site):
+    problems = {}
+    for nb in CHAPTERS:
+        found = _page_problems((smoke_site / "chapters" / f"{nb.stem}.html").read_text())
+        if found:
+            problems[nb.stem] = found[:5]
+    assert not problems, problems
