@@ -35,6 +35,24 @@ class Budget:
     train_size: int | None = None
     test_size: int | None = None
 
+    def __str__(self) -> str:
+        """A sentence for a chapter's output, e.g. "5 epochs on 12,000 training examples,
+        batches of 128, learning rate 0.001; evaluated on 2,000"."""
+        parts = []
+        if self.steps is not None:
+            parts.append(f"{self.steps:,} steps")
+        if self.epochs is not None:
+            on = f"{self.train_size:,} training examples" if self.train_size else "the whole training set"
+            parts.append(f"{self.epochs:,} epoch{'s' if self.epochs != 1 else ''} on {on}")
+        elif self.train_size:
+            parts.append(f"{self.train_size:,} training examples")
+        parts.append(f"batches of {self.batch_size:,}")
+        parts.append(f"learning rate {self.lr:g}")
+        text = ", ".join(parts)
+        if self.test_size:
+            text += f"; evaluated on {self.test_size:,}"
+        return text
+
 
 @dataclass(frozen=True)
 class Profile:

@@ -53,3 +53,13 @@ class TestBudgets:
             cl.PROFILES["cpu"]["toy"].steps = 1
         with pytest.raises(TypeError):
             cl.PROFILES["cpu"].budgets["toy"] = Budget()
+
+
+def test_a_budget_prints_as_a_sentence():
+    from course_lib.profiles import Budget
+
+    assert str(Budget(epochs=5, batch_size=128, lr=1e-3, train_size=12000, test_size=2000)) == (
+        "5 epochs on 12,000 training examples, batches of 128, learning rate 0.001; evaluated on 2,000")
+    assert str(Budget(steps=3000, batch_size=500, lr=1e-3)) == "3,000 steps, batches of 500, learning rate 0.001"
+    assert str(Budget(epochs=1, lr=2e-3)) == "1 epoch on the whole training set, batches of 128, learning rate 0.002"
+    assert "Budget(" in repr(Budget(steps=1))   # the repr stays the dataclass's, for debugging
