@@ -2,6 +2,7 @@
 `make test` collects chapters/*.ipynb with --nbval-lax under the smoke profile)."""
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -72,3 +73,28 @@ def test_every_chapter_is_in_the_toc():
         assert f"chapters/{path.stem}" in files, f"{path.name} is not in _toc.yml"
     for f in files:
         assert any((ROOT / f"{f}{ext}").exists() for ext in (".md", ".ipynb")), f"{f} in _toc.yml does not exist"
+
+
+def _inline_maths_lines_that_start_a_list(markdown: str) -> list[str]:
+    """Continuation lines of inline maths ($...$ over several source lines) that
+    start with "+ ", "- ", "* " or "1. ": Markdown reads such a line as a list item
+    and the maths breaks apart. Display maths ($$...$$) is one block and is safe."""
+    text = re.sub(r"\$\$.*?\$\$", "", markdown, flags=re.S)
+    bad = []
+    for m in re.finditer(r"\$[^$]+\$", text):
+        bad += [line.strip() for line in m.group(0).split("\n")[1:] if re.match(r"\s*(?:[+*-]|\d+\.)\s", line)]
+    return bad
+
+
+def test_inline_maths_check_finds_a_line_that_markdown_would_read_as_a_list():
+    assert _inline_maths_lines_that_start_a_list("because $a\n+ b = c$ holds") == ["+ b = c$"]
+    assert _inline_maths_lines_that_start_a_list("because $a + b$ holds\n- an item") == []
+    assert _inline_maths_lines_that_start_a_list("$$\na\n+ b\n$$") == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_inline_maths_line_starts_like_a_list_item(path):
+    nb = json.loads(path.read_text())
+    bad = [line for cell in nb["cells"] if cell["cell_type"] == "markdown"
+           for line in _inline_maths_lines_that_start_a_list("".join(cell["source"]))]
+    assert not bad, f"{path.name}: inline maths lines that Markdown reads as list items: {bad}"
