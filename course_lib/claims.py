@@ -26,26 +26,26 @@ def _show(value: object) -> str:
         return str(value)
 
 
-def check_claim(statement: str, holds: bool, **numbers: object) -> bool:
+def check_claim(statement: str, holds: bool, **numbers: object) -> None:
     """Check that ``statement``, a sentence the text makes about this run's
     outcome, ``holds``; ``numbers`` are the values that decide it (printed with
     the verdict).
 
-    Returns ``True`` when it holds. When it does not, raises
-    :class:`ClaimContradicted` under the ``cpu`` and ``full`` profiles and,
-    under ``smoke``, prints that the tiny run does not support it and returns
-    ``False``."""
+    When it does not hold, raises :class:`ClaimContradicted` under the ``cpu``
+    and ``full`` profiles and, under ``smoke``, prints that the tiny run does not
+    support it. Returns nothing, so that a check ending a notebook cell adds no
+    ``True`` to the cell's output."""
     if not isinstance(statement, str) or not statement.strip():
         raise ValueError("statement must be the sentence being checked, as a non-empty string")
     shown = ", ".join(f"{k} = {_show(v)}" for k, v in numbers.items())
     detail = f" ({shown})" if shown else ""
     if bool(holds):
         print(f"claim checked: {statement}{detail}")
-        return True
+        return
     profile = profile_name()
     if profile == "smoke":
         print(f"claim not supported by this smoke run (its budgets are too small to decide): "
               f"{statement}{detail}")
-        return False
+        return
     raise ClaimContradicted(f"the {profile} run contradicts the text: {statement}{detail}; "
                             "change the text or the experiment")
