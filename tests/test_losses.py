@@ -226,49 +226,32 @@ def _torch_reference(out, x, *, likelihood, sigma=None):
 
 
 class TestVaeLoss:
-    def test_gaussian_matches_torch_distributions(self):
+    @pytest.mark.parametrize("build, x, batch, likelihood, sigma", [
+        (lambda: cl.mlp_vae(2, 3, sigma=0.2), lambda: torch.randn(6, 2), lambda x: x, "gaussian", 0.2),
+        (lambda: cl.conv_vae(latent_dim=4, width=8, likelihood="gaussian", sigma=0.05),
+         lambda: torch.rand(3, 3, 32, 32), lambda x: x, "gaussian", 0.05),
+        (lambda: cl.mlp_vae((1, 28, 28), 5, (32,), likelihood="bernoulli"),
+         lambda: torch.bernoulli(torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(1))),
+         lambda x: (x, torch.zeros(len(x))), "bernoulli", None),   # labels of an unconditional model are unused
+    ], ids=["mlp-gaussian", "conv-gaussian", "mlp-bernoulli"])
+    def test_matches_torch_distributions(self, build, x, batch, likelihood, sigma):
         torch.manual_seed(0)
-        vae = cl.mlp_vae(2, 3, sigma=0.2)
-        x = torch.randn(6, 2)
-        torch.manual_seed(1)
-        parts = cl.vae_loss(vae, x)
-        torch.manual_seed(1)
+        vae, x = build(), x()
+        torch.manual_seed(2)
+        parts = cl.vae_loss(vae, batch(x))
+        torch.manual_seed(2)
         out = vae(x)
-        # independent reference: torch.distributions for both terms
-        recon, kl = _torch_reference(out, x, likelihood="gaussian", sigma=0.2)
+        # independent reference: torch.distributions for both terms, at the same sampled z
+        recon, kl = _torch_reference(out, x, likelihood=likelihood, sigma=sigma)
         torch.testing.assert_close(parts["recon"], recon)
         torch.testing.assert_close(parts["kl"], kl)
         torch.testing.assert_close(parts["elbo"], -(recon + kl))
         torch.testing.assert_close(parts["loss"], recon + kl)
 
-    def test_gaussian_conv_vae_matches_torch_distributions(self):
-        torch.manual_seed(0)
+    def test_a_gaussian_likelihood_needs_a_positive_sigma(self):
         vae = cl.conv_vae(latent_dim=4, width=8, likelihood="gaussian", sigma=0.05)
-        x = torch.rand(3, 3, 32, 32)
-        torch.manual_seed(2)
-        parts = cl.vae_loss(vae, x)
-        torch.manual_seed(2)
-        out = vae(x)
-        recon, kl = _torch_reference(out, x, likelihood="gaussian", sigma=0.05)
-        torch.testing.assert_close(parts["recon"], recon)
-        torch.testing.assert_close(parts["elbo"], -(recon + kl))
-        torch.testing.assert_close(parts["loss"], recon + kl)
         with pytest.raises(ValueError, match="positive"):
-            cl.vae_loss(vae, x, sigma=0.0)
-
-    def test_bernoulli_matches_torch_distributions(self):
-        torch.manual_seed(0)
-        vae = cl.mlp_vae((1, 28, 28), 5, (32,), likelihood="bernoulli")
-        x = torch.bernoulli(torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(1)))
-        torch.manual_seed(2)
-        parts = cl.vae_loss(vae, (x, torch.zeros(6)))        # labels of an unconditional model are unused
-        torch.manual_seed(2)
-        out = vae(x)
-        recon, kl = _torch_reference(out, x, likelihood="bernoulli")
-        torch.testing.assert_close(parts["recon"], recon)
-        torch.testing.assert_close(parts["kl"], kl)
-        torch.testing.assert_close(parts["elbo"], -(recon + kl))
-        torch.testing.assert_close(parts["loss"], recon + kl)
+            cl.vae_loss(vae, torch.rand(3, 3, 32, 32), sigma=0.0)
 
     def test_bernoulli_grey_levels_by_hand(self):
         torch.manual_seed(0)
