@@ -17,6 +17,7 @@ from torch import nn
 
 from .analysis import ArrayLike
 from .losses import decoder_log_likelihood, iwae_bound, log_normal_diag
+from .models import ConditionalVAE
 from .utils import eval_mode, to_model
 
 __all__ = ["interpolate", "encode_dataset", "active_units",
@@ -203,7 +204,7 @@ def interpolate(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, ts: Sequen
     if x0.shape != x1.shape or tuple(x0.shape) != tuple(model.input_shape):
         raise ValueError(f"x0 and x1 must both have shape {tuple(model.input_shape)}, "
                          f"got {tuple(x0.shape)} and {tuple(x1.shape)}")
-    conditional = hasattr(model, "n_classes")
+    conditional = isinstance(model, ConditionalVAE)
     if conditional != (y0 is not None and y1 is not None):
         raise ValueError("give the labels y0 and y1 for a conditional VAE, and only for one")
     with torch.no_grad(), eval_mode(model):

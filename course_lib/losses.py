@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .data import dynamic_binarize
-from .models import VAEOutput
+from .models import ConditionalVAE, VAEOutput
 
 if TYPE_CHECKING:
     from .training import LossFn
@@ -262,7 +262,7 @@ def negative_elbo(out: VAEOutput, x: torch.Tensor, *, likelihood: str, sigma: fl
 
 def _split_batch(model: nn.Module, batch) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
     """(x, the model's inputs): a conditional model gets (x, y), others x alone (labels unused)."""
-    conditional = hasattr(model, "n_classes")
+    conditional = isinstance(model, ConditionalVAE)
     if isinstance(batch, (tuple, list)):
         if conditional:
             if len(batch) != 2:
