@@ -73,7 +73,7 @@ from .plotting import (
     scatter2d, temperature_figure,
 )
 from .ppca import (
-    FAMILIES, fit_q, inference_gaps, InferenceGaps, LinearGaussian, ppca_log_weights, q_posterior_terms,
+    LinearGaussian, ppca_log_weights, q_posterior_terms,
 )
 from .pretrain import (
     CHECKPOINT_DIR, FacesVAEConfig, load_or_train_model, MNIST_TEST_BINARIZE_SEED, ModelSpec,
@@ -81,9 +81,6 @@ from .pretrain import (
 )
 from .profiles import (
     Budget, get_profile, Profile, profile_name, PROFILES,
-)
-from .tables import (
-    table,
 )
 from .training import (
     batches, evaluate, fit, History, NonFiniteLossError, stepped_lr_epochs, stepped_lr_factor,
@@ -100,12 +97,12 @@ from .widgets import (
 from . import (  # noqa: E402  (the modules themselves, for __all__)
     analysis, architectures, attributes, checkpoints, claims, corruption, cvae, data, disentanglement,
     estimators, export,
-    faces, latent, latent_arithmetic, losses, models, plotting, ppca, pretrain, profiles, tables,
-    training, utils, widgets,
+    faces, latent, latent_arithmetic, losses, models, plotting, ppca, pretrain, profiles, training,
+    utils, widgets,
 )
 
 _MODULES = (analysis, architectures, attributes, checkpoints, claims, corruption, cvae, data,
             disentanglement, estimators, export, faces, latent, latent_arithmetic, losses, models, plotting, ppca,
-            pretrain, profiles, tables, training, utils, widgets)
+            pretrain, profiles, training, utils, widgets)
 #: every module's ``__all__``, and nothing else: a name is public in one place, its module
 __all__ = sorted(name for module in _MODULES for name in module.__all__)
