@@ -28,8 +28,14 @@ def serve(directory: Path):
         def log_message(self, *args):
             pass
 
+    class Server(http.server.ThreadingHTTPServer):
+        def handle_error(self, request, client_address):
+            # a page closed while a file was still being sent: not an error of the site
+            if not isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+                super().handle_error(request, client_address)
+
     handler = functools.partial(Quiet, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = Server(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -43,15 +49,19 @@ def browser_path() -> str | None:
 
 
 @contextlib.contextmanager
-def open_site(html: Path):
-    """Serve ``html`` on 127.0.0.1 and launch headless Chromium: yields (base URL, browser)."""
+def open_site(html: Path, scrollbars: bool = False):
+    """Serve ``html`` on 127.0.0.1 and launch headless Chromium: yields (base URL, browser).
+    Playwright hides scrollbars by default; ``scrollbars=True`` keeps the classic
+    ones, which take room in the layout as on a desktop browser, so that a test can
+    tell whether a reader sees that a box scrolls."""
     from playwright.sync_api import sync_playwright
 
     exe = browser_path()
     if exe is None:
         raise RuntimeError("no chromium on PATH (apt-get install chromium)")
     with serve(html) as base, sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=exe, args=FLAGS)
+        browser = pw.chromium.launch(executable_path=exe, args=FLAGS,
+                                     ignore_default_args=["--hide-scrollbars"] if scrollbars else None)
         try:
             yield base, browser
         finally:
@@ -85,8 +95,13 @@ def visit(pages, html: Path, out: Path, width: int = 1200) -> dict[str, dict]:
             errors = collect_errors(page, base)
             page.goto(f"{base}/{page_path}", wait_until="networkidle")
             page.wait_for_timeout(1500)  # MathJax typesets after load
-            if page.locator(".course-latent-slider").count():
-                page.wait_for_selector(".course-latent-slider:not([data-state=loading])", timeout=60_000)
+            # in-page sliders load when they scroll into view (book/js/latent_slider.js)
+            sliders = page.locator(".course-latent-slider")
+            for k in range(sliders.count()):
+                sliders.nth(k).scroll_into_view_if_needed()
+                sliders.nth(k).and_(page.locator("[data-state=ready], [data-state=failed]")).wait_for(
+                    timeout=60_000)
+            page.evaluate("window.scrollTo(0, 0)")
             broken = page.eval_on_selector_all(
                 "img", "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
             shot = out / (page_path.replace("/", "_").replace(".html", ".png"))
@@ -95,6 +110,81 @@ def visit(pages, html: Path, out: Path, width: int = 1200) -> dict[str, dict]:
                                  "math": page.locator("mjx-container").count()}
             page.close()
     return report
+
+
+#: For every display equation (MathJax CHTML ``mjx-container[display="true"]``):
+#: its label and number, the width its typeset maths needs (``need``), the width
+#: its box shows (``box``), the text column it sits in (``column``: the content box
+#: of the block holding ``div.math``), how far the box and its number stick out of
+#: that column, and whether the box scrolls where a reader sees it (overflow-x auto
+#: or scroll, with a scrollbar that takes room below the maths).
+MEASURE_EQUATIONS = r"""() => [...document.querySelectorAll('mjx-container[display="true"]')].map(c => {
+    const div = c.closest('div.math');
+    const holder = (div || c).parentElement;
+    const hs = getComputedStyle(holder), hr = holder.getBoundingClientRect();
+    const col = {left: hr.left + parseFloat(hs.borderLeftWidth) + parseFloat(hs.paddingLeft),
+                 right: hr.right - parseFloat(hs.borderRightWidth) - parseFloat(hs.paddingRight)};
+    const math = c.querySelector('mjx-math');
+    const need = Math.max(c.scrollWidth, math ? math.getBoundingClientRect().width : 0);
+    const cs = getComputedStyle(c), cr = c.getBoundingClientRect();
+    const eqno = div && div.querySelector('span.eqno');
+    const er = eqno ? eqno.getBoundingClientRect() : cr;
+    const scrollbar = c.offsetHeight - c.clientHeight
+        - parseFloat(cs.borderTopWidth) - parseFloat(cs.borderBottomWidth);
+    return {
+        label: div && div.id ? div.id.replace(/^equation-/, '') : '',
+        number: eqno ? eqno.textContent.replace(/[#\s\u00b6]/g, '') : '',
+        tex: (c.querySelector('mjx-assistive-mml math') || {}).textContent || '',
+        need: Math.round(need), box: c.clientWidth, column: Math.round(col.right - col.left),
+        sticks_out: Math.round(Math.max(cr.right, er.right) - col.right),
+        sticks_out_left: Math.round(col.left - Math.min(cr.left, er.left)),
+        scrolls: ['auto', 'scroll'].includes(cs.overflowX) && scrollbar > 0 && cs.scrollbarWidth !== 'none',
+    };
+})"""
+
+
+#: Widths up to this are opened as a phone (touch, mobile viewport, overlay
+#: scrollbars that only show while scrolling, unless the page styles them).
+PHONE_WIDTH = 600
+
+
+def measure_equations(pages, html: Path, widths=(1280, 390)) -> list[dict]:
+    """Load each page at each viewport width and measure its display equations
+    (see ``MEASURE_EQUATIONS``); one row per equation, with its page and viewport
+    width. Wide viewports are a desktop Chromium with classic scrollbars, narrow
+    ones (<= ``PHONE_WIDTH``) an emulated phone."""
+    rows = []
+    with open_site(html, scrollbars=True) as (base, browser):
+        for width in widths:
+            phone = width <= PHONE_WIDTH
+            context = browser.new_context(viewport={"width": width, "height": 844 if phone else 900},
+                                          is_mobile=phone, has_touch=phone, device_scale_factor=2 if phone else 1)
+            for page_path in pages:
+                page = context.new_page()
+                page.goto(f"{base}/{page_path}", wait_until="networkidle")
+                page.wait_for_function("() => window.MathJax && MathJax.startup && MathJax.startup.promise",
+                                       timeout=30_000)
+                page.evaluate("() => MathJax.startup.promise")  # typesetting done
+                rows += [dict(r, page=page_path, width=width) for r in page.evaluate(MEASURE_EQUATIONS)]
+                page.close()
+            context.close()
+    return rows
+
+
+def equation_problems(rows, scroll_ok: bool = True) -> list[str]:
+    """The rows of ``measure_equations`` a reader sees clipped: maths wider than its
+    box (unless ``scroll_ok`` and the box visibly scrolls), or a box or number that
+    sticks out of the text column. One line per equation with page, label and widths."""
+    bad = []
+    for r in rows:
+        name = f"{r['page']} @{r['width']}px eq {r['number'] or '(no number)'} {r['label'] or r['tex'][:40]!r}"
+        if r["need"] > r["box"] + 1 and not (scroll_ok and r["scrolls"]):
+            bad.append(f"{name}: maths {r['need']} px wide in a {r['box']} px box "
+                       f"(column {r['column']} px){', scrolls' if r['scrolls'] else ', no visible scrollbar'}")
+        elif r["sticks_out"] > 1 or r["sticks_out_left"] > 1:
+            bad.append(f"{name}: sticks out of its {r['column']} px column by "
+                       f"{max(r['sticks_out'], r['sticks_out_left'])} px")
+    return bad
 
 
 def main(argv=None) -> int:
