@@ -1,11 +1,17 @@
 """Figures of the course (matplotlib only). Every function returns a Figure
 and leaves no open pyplot figure behind, so a cell shows it exactly once;
 the one exception, :func:`interpolation_picture`, returns an RGB picture
-that a slider can redraw in milliseconds."""
+that a slider can redraw in milliseconds.
+
+The course's figure style lives here too (:data:`COURSE_STYLE`, applied by
+:func:`use_course_style`, which ``setup_notebook`` calls): sizes in inches are
+CSS inches on the page, and text stays legible at the width the book shows."""
 
 from __future__ import annotations
 
 import math
+import struct
+from binascii import b2a_base64
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import matplotlib.pyplot as plt
@@ -16,6 +22,7 @@ from matplotlib.figure import Figure
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.text import Text
 
     from torch import nn
 
@@ -23,7 +30,70 @@ if TYPE_CHECKING:
 
 __all__ = ["scatter2d", "image_grid", "plot_history", "image_mosaic", "q_vs_posterior_figure",
            "interpolation_figure", "denoising_figure", "interpolation_picture", "temperature_figure",
-           "edit_figure", "rate_distortion_figure"]
+           "edit_figure", "rate_distortion_figure", "traversal_figure"]
+
+#: Width of the book's text column for a figure, in CSS pixels: the widest a
+#: figure is shown (sphinx-book-theme in a 1280 px wide window, measured on the
+#: built pages with tools/screenshot.py); a wider picture is shrunk to it.
+COLUMN_PX = 672
+#: Pixels per inch of a CSS inch. With ``figure.dpi`` at this value a figure
+#: ``w`` inches wide is shown ``w * CSS_DPI`` CSS pixels wide, in the book and in
+#: Jupyter alike, and its PNG holds twice as many pixels (sharp on high-DPI screens).
+CSS_DPI = 96
+#: The widest figure, in inches, that the book shows at its full size.
+COLUMN_IN = COLUMN_PX / CSS_DPI
+#: The smallest text a reader should meet on screen, in CSS pixels.
+MIN_TEXT_PX = 9.0
+
+#: The one figure style of the course. Sizes in points at CSS_DPI: 9 pt is 12 px,
+#: so text stays >= MIN_TEXT_PX even in a figure shrunk to 3/4 of its size.
+COURSE_STYLE: dict[str, object] = {
+    "figure.dpi": CSS_DPI,
+    "savefig.dpi": "figure",
+    "figure.figsize": (6.0, 3.6),      # inches; at most COLUMN_IN wide
+    "font.size": 10.0,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10.0,
+    "xtick.labelsize": 9.0,
+    "ytick.labelsize": 9.0,
+    "legend.fontsize": 9.0,
+    "legend.title_fontsize": 9.0,
+    "figure.titlesize": 11.0,
+    "axes.grid": False,
+}
+
+
+def page_png(fig: Figure) -> tuple[str, dict[str, int]] | None:
+    """The inline display of ``fig``: a PNG at twice ``fig.dpi`` (cropped to what
+    is drawn, as Jupyter does), base64-encoded, with its width in CSS pixels as
+    metadata. Only the width: the book's column may shrink the picture, and a
+    fixed height would then distort it."""
+    from IPython.core.pylabtools import print_figure
+
+    data = print_figure(fig, fmt="retina")            # PNG bytes at 2 * fig.dpi
+    if data is None:                                  # nothing drawn
+        return None
+    width, _ = struct.unpack(">II", data[16:24])      # the PNG header's IHDR chunk
+    return b2a_base64(data, newline=False).decode("ascii"), {"width": width // 2}
+
+
+def use_course_style() -> None:
+    """Apply :data:`COURSE_STYLE` to matplotlib and, inside IPython/Jupyter,
+    show figures through :func:`page_png` (sharp PNGs shown at their CSS size)."""
+    plt.rcParams.update(COURSE_STYLE)
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the course
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    # Importing the inline backend sets its default formats once; ours must come after.
+    import matplotlib_inline.backend_inline  # noqa: F401
+    from IPython.core.pylabtools import select_figure_formats
+
+    select_figure_formats(shell, {"png"})   # drops any other format (svg, pdf) chosen before
+    shell.display_formatter.formatters["image/png"].for_type(Figure, page_png)
 
 
 def _np(a) -> np.ndarray:
@@ -36,6 +106,35 @@ def _done(fig: Figure) -> Figure:
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def _inches(texts: Sequence[Text], dim: str) -> float:
+    """The largest width or height (``dim``) of some drawn texts, in inches (0 if none)."""
+    sizes = [getattr(t.get_window_extent(), dim) / t.figure.dpi for t in texts if t.get_visible() and t.get_text()]
+    return max(sizes, default=0.0)
+
+
+def _place_grid(fig: Figure, rows: int, cols: int, cell: float, *, left: float, top: float,
+                right: float = 0.0, aspect: float = 1.0, gap: float = 0.05, edge: float = 0.06) -> None:
+    """Size ``fig`` for ``rows`` x ``cols`` cells ``cell`` inches wide and ``aspect * cell``
+    high, ``gap`` (a fraction of a cell) apart, with ``left``, ``top`` and ``right``
+    inches kept for labels: cells shrink so that the figure fits the text column
+    (COLUMN_IN), where the labels keep their size instead of being shrunk with the picture."""
+    units_w, units_h = cols + (cols - 1) * gap, (rows + (rows - 1) * gap) * aspect
+    # Jupyter crops a figure to what is drawn and pads 0.1 in around it: 0.2 in spare
+    cell = min(cell, (COLUMN_IN - 0.2 - left - right - edge) / units_w)
+    width, height = left + cell * units_w + right + edge, top + cell * units_h + edge
+    fig.set_size_inches(width, height)
+    fig.subplots_adjust(left=left / width, right=1 - (right + edge) / width, bottom=edge / height,
+                        top=1 - top / height, wspace=gap, hspace=gap)
+
+
+def _title_above(fig: Figure, title: str | None) -> float:
+    """A figure title at the top edge; returns the inches it takes (0 without one)."""
+    if not title:
+        return 0.0
+    text = fig.suptitle(title, y=1.0, va="top")
+    return _inches([text], "height") + 0.08
 
 
 def scatter2d(points: torch.Tensor | np.ndarray, *, overlay: torch.Tensor | np.ndarray | None = None, labels: Sequence[str] = ("data", "model"),
@@ -73,7 +172,9 @@ def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, ro
     """A grid of images (N, C, H, W) or (N, H, W) with values in [0, 1].
 
     ``nrow`` rows (default: one row per label in ``row_labels``, else a square
-    grid); images fill the grid row by row.
+    grid); images fill the grid row by row, ``cell`` inches wide at most: less
+    where the grid would be wider than the text column, so that the labels keep
+    the course's font size on the page.
     """
     x = _np(images)
     if x.ndim == 4:
@@ -86,9 +187,7 @@ def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, ro
     if nrow is None:
         nrow = len(row_labels) if row_labels is not None else int(np.ceil(np.sqrt(n)))
     ncol = int(np.ceil(n / nrow))
-    fig, axes = plt.subplots(nrow, ncol, figsize=(cell * ncol + (1.2 if row_labels else 0.2),
-                                                  cell * nrow + (0.4 if title else 0.1)),
-                             squeeze=False)
+    fig, axes = plt.subplots(nrow, ncol, squeeze=False)
     for i, ax in enumerate(axes.flat):
         ax.set_xticks([])
         ax.set_yticks([])
@@ -98,13 +197,13 @@ def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, ro
             ax.imshow(np.clip(x[i], 0, 1), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
     if row_labels is not None:
         for ax, label in zip(axes[:, 0], row_labels):
-            ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=9)
+            ax.set_ylabel(label, rotation=0, ha="right", va="center")
     if col_labels is not None:
         for ax, label in zip(axes[0], col_labels):
-            ax.set_title(label, fontsize=9)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+            ax.set_title(label, pad=3)
+    left = _inches([ax.yaxis.label for ax in axes[:, 0]], "width") + 0.12
+    top = _title_above(fig, title) + _inches([ax.title for ax in axes[0]], "height") + 0.06
+    _place_grid(fig, nrow, ncol, cell, left=left, top=top, aspect=x.shape[1] / x.shape[2])
     plt.close(fig)
     return fig
 
@@ -148,8 +247,9 @@ def image_mosaic(images: torch.Tensor | np.ndarray, *, row_labels: Sequence[str]
                  col_labels: Sequence[str] | None = None, title: str | None = None,
                  cell: float = 0.55, gap: int = 2, ax: Axes | None = None) -> Figure:
     """A grid of images (R, C, 1, H, W) or (R, C, H, W) in [0, 1] drawn as *one*
-    picture with labelled rows and columns. Much faster to redraw than one axes
-    per image (:func:`image_grid`), which matters under a slider."""
+    picture with labelled rows and columns, ``cell`` inches per image at most (less
+    where it would be wider than the text column). Much faster to redraw than one
+    axes per image (:func:`image_grid`), which matters under a slider."""
     x = _np(images)
     if x.ndim == 5:
         x = x[:, :, 0]
@@ -160,25 +260,34 @@ def image_mosaic(images: torch.Tensor | np.ndarray, *, row_labels: Sequence[str]
     for r in range(R):
         for c in range(C):
             canvas[r * (H + gap):r * (H + gap) + H, c * (W + gap):c * (W + gap) + W] = x[r, c]
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(cell * C + (1.3 if row_labels else 0.2),
-                                        cell * R + (0.5 if title else 0.1) + (0.3 if col_labels else 0)))
-    else:
-        fig = ax.figure
+    own = ax is None
+    fig, ax = plt.subplots() if own else (ax.figure, ax)
     ax.imshow(np.clip(canvas, 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
     ax.set_yticks([r * (H + gap) + H / 2 for r in range(R)] if row_labels else [])
     if row_labels:
-        ax.set_yticklabels(row_labels, fontsize=9)
+        ax.set_yticklabels(row_labels)
     ax.set_xticks([c * (W + gap) + W / 2 for c in range(C)] if col_labels else [])
     if col_labels:
-        ax.set_xticklabels(col_labels, fontsize=8, rotation=45 if max(map(len, col_labels)) > 3 else 0)
+        slanted = max(map(len, col_labels)) > 3
+        ax.set_xticklabels(col_labels, rotation=45 if slanted else 0, ha="left" if slanted else "center",
+                           rotation_mode="anchor")
         ax.xaxis.tick_top()
     ax.tick_params(length=0)
     for spine in ax.spines.values():
         spine.set_visible(False)
     if title:
-        ax.set_title(title, fontsize=10)
-    return _done(fig)
+        ax.set_title(title)
+    if not own:
+        return fig
+    # one cell per image, (W + gap) pixels of the canvas wide
+    left = _inches(ax.get_yticklabels(), "width") + 0.1
+    top = _inches([ax.title], "height") + _inches(ax.get_xticklabels(), "height") + 0.15
+    # a slanted last column label reaches past the right edge of the picture
+    right = _inches(ax.get_xticklabels()[-1:], "width") if col_labels and slanted else 0.0
+    _place_grid(fig, 1, 1, cell * C, left=left, top=top, right=right,
+                aspect=canvas.shape[0] / canvas.shape[1], gap=0)
+    plt.close(fig)
+    return fig
 
 
 # ---------------------------------------------------------------------------
@@ -190,7 +299,7 @@ def q_vs_posterior_figure(mu: float, sigma: float, **model) -> Figure:
     from .ppca import q_posterior_terms
 
     t = q_posterior_terms(mu, sigma, **model)
-    fig, ax = plt.subplots(figsize=(6, 3.2))
+    fig, ax = plt.subplots(figsize=(6.4, 3.4))
     ax.plot(t["z"], t["posterior"], color="black", lw=2, label="posterior $p(z \\mid x)$")
     ax.plot(t["z"], t["prior"], color="gray", ls=":", label="prior $p(z)$")
     ax.fill_between(t["z"], t["q"], color="tab:orange", alpha=0.35)
@@ -198,8 +307,8 @@ def q_vs_posterior_figure(mu: float, sigma: float, **model) -> Figure:
     ax.set(xlabel="$z$", ylabel="density")
     ax.set_title(f"log p(x) = {t['log_px']:.3f}   ELBO = {t['elbo']:.3f}   "
                  f"KL(q||posterior) = {t['kl_post']:.3f}\nE_q log p(x|z) = {t['recon']:.3f}   "
-                 f"KL(q||prior) = {t['kl_prior']:.3f}", fontsize=9)
-    ax.legend(fontsize=8, loc="upper left")
+                 f"KL(q||prior) = {t['kl_prior']:.3f}", fontsize=9.5)
+    ax.legend(loc="upper left")
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -219,7 +328,7 @@ def interpolation_figure(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t
     if tuple(model.input_shape) == (2,):
         path = interpolate(model, x0, x1, np.linspace(0, 1, n_path)).numpy()
         point = interpolate(model, x0, x1, [t])[0].numpy()
-        fig, ax = plt.subplots(figsize=(4.2, 4.2))
+        fig, ax = plt.subplots(figsize=(4.8, 4.8))
         if data is not None:
             d = data.detach().cpu().numpy() if hasattr(data, "detach") else np.asarray(data)
             ax.scatter(d[:, 0], d[:, 1], s=1, c="lightgray", label="data")
@@ -229,16 +338,16 @@ def interpolation_figure(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t
         ax.scatter(*x1c.numpy(), s=60, c="tab:green", label="$x_1$", zorder=3)
         ax.scatter(*point, s=60, c="tab:red", marker="X", label=f"$\\hat{{x}}(t)$, t = {t:.2f}", zorder=4)
         ax.set(xlabel="$x_1$", ylabel="$x_2$", xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal")
-        ax.legend(loc="lower left", fontsize=7)
+        ax.legend(loc="lower left")
     else:
         x_t = interpolate(model, x0, x1, [t])[0]
         blend = (1 - t) * x0c + t * x1c
         panels = [(x0c, "$x_0$"), (x_t, f"decoded, t = {t:.2f}"), (x1c, "$x_1$"),
                   (blend, f"pixel blend, t = {t:.2f}")]
-        fig, axes = plt.subplots(1, 4, figsize=(6.4, 1.9))
+        fig, axes = plt.subplots(1, 4, figsize=(COLUMN_IN, 2.1))
         for ax, (img, label) in zip(axes, panels):
             ax.imshow(img.reshape(img.shape[-2:]).numpy(), cmap="gray", vmin=0, vmax=1)
-            ax.set_title(label, fontsize=8)
+            ax.set_title(label)
             ax.axis("off")
     fig.tight_layout()
     plt.close(fig)
@@ -261,19 +370,9 @@ def denoising_figure(models: dict[str, nn.Module], x: torch.Tensor, kind: str, s
         if len(rows) == 1:
             rows.append((x_tilde, f"corrupted\nerror {(x_tilde - xc).pow(2).flatten(1).sum(1).mean():.1f}"))
         rows.append((x_hat, f"{name}\nerror {(x_hat - xc).pow(2).flatten(1).sum(1).mean():.1f}"))
-    n = len(xc)
-    fig, axes = plt.subplots(len(rows), n, figsize=(0.8 * n + 1.6, 0.85 * len(rows) + 0.4), squeeze=False)
-    for r, (imgs, label) in enumerate(rows):
-        for c in range(n):
-            ax = axes[r, c]
-            ax.imshow(imgs[c].reshape(imgs.shape[-2:]).numpy(), cmap="gray", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[r, 0].set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
-    fig.suptitle(f"{kind}, strength {strength:.2f} (squared error per image)", fontsize=9)
-    fig.subplots_adjust(wspace=0.05, hspace=0.08, left=0.2)
-    plt.close(fig)
-    return fig
+    return image_grid(torch.cat([imgs.reshape(xc.shape) for imgs, _ in rows]), nrow=len(rows),
+                      row_labels=[label for _, label in rows], cell=0.8,
+                      title=f"{kind}, strength {strength:.2f} (squared error per image)")
 
 
 def interpolation_picture(strip: np.ndarray, ts: Sequence[float] | np.ndarray, frame: np.ndarray, t: float, *,
@@ -350,18 +449,46 @@ def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samp
     for i, im in enumerate(imgs):
         r, c = divmod(i, side)
         grid[r * 29:r * 29 + 28, c * 29:c * 29 + 28] = im
-    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(9, 4), gridspec_kw={"width_ratios": [1, 1.3]})
+    fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(COLUMN_IN, 3.4), gridspec_kw={"width_ratios": [1, 1.4]})
     ax0.imshow(grid, cmap="gray", vmin=0, vmax=1)
     ax0.set_axis_off()
     ax0.set_title(f"samples, beta = {beta:g}")
     ax1.plot(rate, dist, "o-", color="0.6", label="trained models")
     for b, r, d in zip(betas, rate, dist):
-        ax1.annotate(f"{b:g}", (r, d), textcoords="offset points", xytext=(4, 4), fontsize=8)
+        ax1.annotate(f"{b:g}", (r, d), textcoords="offset points", xytext=(4, 4))
     i = betas.index(beta)
     ax1.plot(rate[i], dist[i], "o", color="C3", ms=11, label=f"beta = {beta:g}")
-    ax1.set_xlabel("rate R = KL(q(z|x) || p(z))  [nats]")
-    ax1.set_ylabel("distortion Δ = -E log p(x|z)  [nats]")
+    ax1.set_xlabel("rate R = KL(q(z|x) || p(z)) [nats]")
+    ax1.set_ylabel("distortion Δ = -E log p(x|z) [nats]")
     ax1.legend()
     fig.tight_layout()
     plt.close(fig)
     return fig
+
+
+def traversal_figure(model: nn.Module, z: torch.Tensor, *, dims: Sequence[int] | None = None,
+                     values: Sequence[float] | np.ndarray = (-2.5, -1.5, -0.75, 0.0, 0.75, 1.5, 2.5),
+                     row_labels: Sequence[str] | None = None, title: str | None = None,
+                     cell: float = 0.6) -> Figure:
+    """Latent traversals: row ``j`` decodes the code ``z`` (L,) with its dimension
+    ``dims[j]`` replaced by each of ``values`` (the columns), the others kept.
+
+    A dimension that captures one factor changes one thing along its row; an
+    unused (collapsed) dimension leaves the row constant. Images come from
+    ``model.decode`` in eval mode (means in [0, 1]); ``dims`` defaults to all L.
+    """
+    from .utils import eval_mode, to_model
+
+    z = torch.as_tensor(z).detach().float().reshape(-1)
+    dims = list(range(len(z))) if dims is None else [int(d) for d in dims]
+    if not dims or min(dims) < 0 or max(dims) >= len(z):
+        raise ValueError(f"dims must index the code's {len(z)} dimensions, got {dims}")
+    values = np.asarray(values, dtype=np.float32).reshape(-1)
+    codes = z.repeat(len(dims) * len(values), 1)                   # (R * C, L)
+    for r, d in enumerate(dims):
+        codes[r * len(values):(r + 1) * len(values), d] = torch.from_numpy(values)
+    with torch.no_grad(), eval_mode(model):
+        images = model.decode(to_model(codes, model)).float().cpu().clamp(0, 1)
+    labels = list(row_labels) if row_labels is not None else [f"z{d + 1}" for d in dims]
+    return image_grid(images, nrow=len(dims), row_labels=labels,
+                      col_labels=[f"{v:+.2g}" for v in values], title=title, cell=cell)

@@ -219,15 +219,15 @@ class NotebookSetup:
 
 
 def setup_notebook(seed: int = 0, profile: str | None = None, device: str | None = None) -> NotebookSetup:
-    """Seed everything, choose the device and profile, set figure defaults and
-    print one banner line. Call it once at the top of every chapter."""
-    import matplotlib.pyplot as plt  # noqa: F401  (activates the inline backend in Jupyter)
+    """Seed everything, choose the device and profile, apply the course's figure
+    style (:func:`course_lib.plotting.use_course_style`) and print one banner
+    line. Call it once at the top of every chapter."""
+    from .plotting import use_course_style
 
     setup = NotebookSetup(get_profile(profile), get_device(device), seed)
     seed_everything(seed)
     if strict_placement_requested():
         strict_placement()
-    plt.rcParams.update({"figure.dpi": 100, "savefig.dpi": 100, "axes.grid": False,
-                         "figure.figsize": (6.0, 4.0), "font.size": 10})
+    use_course_style()
     print(setup.banner())
     return setup
