@@ -151,7 +151,8 @@ def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None
     out_dir = site_assets_dir()
     if out_dir is None:
         return HTML("<p><em>In the built book, an interactive figure here runs this decoder in "
-                    "the browser; in Jupyter, use the ipywidgets slider above.</em></p>")
+                    "the browser; in Jupyter, the ipywidgets widget next to it does the same with "
+                    "PyTorch.</em></p>")
     model_file = f"{name}.onnx"
     export_onnx(model, first, out_dir / model_file, forward=forward)
     spec = {

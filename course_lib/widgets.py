@@ -1,7 +1,12 @@
 """The kernel-side widgets: each wires ipywidgets controls to a drawing
 function of :mod:`course_lib.plotting`, which returns a matplotlib Figure or
 an RGB picture, and only redraws. The computations they show live with their
-concepts, so the tests and the chapters call them without any widget."""
+concepts, so the tests and the chapters call them without any widget.
+
+In the rendered book these widgets are pictures of their saved state: there is
+no kernel behind the controls. Every widget therefore carries a note saying so
+(:func:`static_note`), hidden wherever the book's stylesheet is absent (a live
+notebook) and shown by the book (``book/_ext/book_fixes.py``)."""
 
 from __future__ import annotations
 
@@ -18,20 +23,45 @@ if TYPE_CHECKING:  # annotations only: the module imports torch and ipywidgets w
     import torch
     from torch import nn
 
-__all__ = ["figure_widget", "ae_interpolation_widget", "denoising_widget", "interpolation_widget",
+__all__ = ["figure_widget", "static_note", "ae_interpolation_widget", "denoising_widget", "interpolation_widget",
            "temperature_widget", "attribute_edit_widget"]
 
 
-def _png(picture) -> bytes:
-    """PNG bytes of a matplotlib Figure or of an RGB picture (H, W, 3) uint8."""
+#: class of the note on a widget's static picture; the book's CSS shows it (book/_ext/book_fixes.py)
+STATIC_NOTE_CLASS = "course-static-note"
+STATIC_NOTE_TEXT = ("This widget needs a running notebook: on this page its controls do nothing and "
+                    "the picture shows its initial setting. Open the notebook with the launch buttons "
+                    "(the rocket icon) at the top of the page to move them.")
+
+
+def static_note() -> widgets.HTML:
+    """The note every kernel widget carries for the static book: hidden (``display: none``)
+    in a live notebook, where the widget works; the book's stylesheet shows it."""
+    import ipywidgets as widgets
+
+    note = widgets.HTML(f'<div class="{STATIC_NOTE_CLASS}-text">{STATIC_NOTE_TEXT}</div>',
+                        layout=widgets.Layout(display="none"))
+    note.add_class(STATIC_NOTE_CLASS)
+    return note
+
+
+def _png(picture) -> tuple[bytes, int]:
+    """PNG bytes of a matplotlib Figure or of an RGB picture (H, W, 3) uint8, and
+    the width in CSS pixels at which to show it: a Figure at the size the inline
+    backend shows it (``figure.dpi`` pixels per inch, whatever dpi it is saved
+    at), a picture one pixel per pixel."""
     import io
 
     import numpy as np
 
     buf = io.BytesIO()
     if isinstance(picture, Figure):
-        picture.savefig(buf, format="png")
-        return buf.getvalue()
+        # tight: labels that stick out of the axes (row names of an image grid) are kept
+        picture.savefig(buf, format="png", bbox_inches="tight")
+        png = buf.getvalue()
+        saved_dpi = _savefig_dpi(picture)
+        width_px = int.from_bytes(png[16:20], "big")       # IHDR: width, height (big-endian)
+        return png, round(width_px * picture.dpi / saved_dpi)
     arr = np.asarray(picture)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError("draw must return a matplotlib Figure or an RGB picture (H, W, 3) of uint8, "
@@ -39,19 +69,35 @@ def _png(picture) -> bytes:
     from PIL import Image
 
     Image.fromarray(arr).save(buf, format="png", compress_level=1)
-    return buf.getvalue()
+    return buf.getvalue(), arr.shape[1]
+
+
+def _savefig_dpi(fig: Figure) -> float:
+    """The dpi ``fig.savefig`` uses when given none (``savefig.dpi``, or the figure's own)."""
+    import matplotlib
+
+    dpi = matplotlib.rcParams["savefig.dpi"]
+    return fig.dpi if dpi == "figure" else float(dpi)
 
 
 def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
-                  title: str | None = None) -> widgets.VBox:
+                  title: str | None = None, note: bool = True) -> widgets.VBox:
     """A box with ``controls`` (ipywidgets, keyed by ``draw``'s argument names)
     above the picture ``draw(**values)``, redrawn whenever a control changes.
 
     ``draw`` returns a matplotlib Figure, or, where a slider must feel live, an
     RGB picture (H, W, 3) of uint8: encoding that takes a few milliseconds,
     where creating and rendering a Figure takes around a hundred. Precompute what
-    does not depend on the controls outside ``draw``. The returned box has a
-    ``last_seconds`` attribute with the duration of the last redraw.
+    does not depend on the controls outside ``draw``. The returned box has the
+    attributes ``controls`` (the mapping), ``image`` (the ``ipywidgets.Image``)
+    and ``last_seconds`` (the duration of the last redraw).
+
+    The layout is set here for every widget: the controls wrap onto several
+    rows instead of leaving the column, their labels take the width they need,
+    and the picture is shown at its own size (never stretched; shrunk only to
+    fit a narrow screen). With ``note`` (the default) the box starts with
+    :func:`static_note`; a widget that puts this box inside another one passes
+    ``note=False`` and adds the note itself.
 
     The picture is rendered to PNG and shown in an ``ipywidgets.Image`` rather
     than displayed inside an ``Output`` widget. Why: with ipykernel 7, executing
@@ -62,13 +108,21 @@ def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
     """
     import ipywidgets as widgets
 
-    image = widgets.Image(format="png")
-    children = [widgets.HTML(f"<b>{title}</b>")] if title else []
-    box = widgets.VBox(children + [widgets.HBox(list(controls.values())), image])
+    for control in controls.values():
+        if "description_width" in getattr(getattr(control, "style", None), "keys", ()):
+            control.style.description_width = "initial"   # the label's own width: never clipped
+    image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
+    children = [static_note()] if note else []
+    children += [widgets.HTML(f"<b>{title}</b>")] if title else []
+    row = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
+    box = widgets.VBox(children + [row, image])
+    box.controls, box.image = controls, image
 
     def refresh(*_):
         start = time.perf_counter()
-        image.value = _png(draw(**{name: control.value for name, control in controls.items()}))
+        png, width = _png(draw(**{name: control.value for name, control in controls.items()}))
+        image.value = png
+        image.layout.width = f"{width}px"
         box.last_seconds = time.perf_counter() - start
 
     for control in controls.values():
@@ -122,8 +176,10 @@ def interpolation_widget(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cla
         i0.value, i1.value = int(rng.integers(len(by_class[k0]))), int(rng.integers(len(by_class[k1])))
 
     button.on_click(random_pair)
-    box = figure_widget(draw, {"class0": c0, "index0": i0, "class1": c1, "index1": i1, "t": t})
-    return widgets.VBox([button, box])
+    box = figure_widget(draw, {"class0": c0, "index0": i0, "class1": c1, "index1": i1, "t": t}, note=False)
+    root = widgets.VBox([static_note(), button, box])
+    root.controls, root.image, root.button = box.controls, box.image, button
+    return root
 
 
 def temperature_widget(model: nn.Module, class_names: Sequence[str], n_samples: int = 6,
@@ -133,9 +189,10 @@ def temperature_widget(model: nn.Module, class_names: Sequence[str], n_samples: 
     import torch
 
     eps = torch.randn(n_samples, model.latent_dim, generator=torch.Generator().manual_seed(seed))
-    slider = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="T")
+    slider = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="temperature T")
     return figure_widget(lambda temperature: temperature_figure(model, eps, temperature, class_names),
-                             {"temperature": slider})
+                         {"temperature": slider},
+                         title=f"Samples z = T * eps of every class ({n_samples} fixed draws of eps)")
 
 
 # ---------------------------------------------------------------------------

@@ -65,11 +65,11 @@ def test_edit_figure_and_widget_for_latent_arithmetic():
     want = cl.edit_many(vae, x, vectors, [{"smile": 1.0, "glasses": 0.0}])[0, 0].permute(1, 2, 0).numpy()
     assert abs(float(shown.mean()) - float(want.mean())) < 1e-6
     box = cl.attribute_edit_widget(vae, x, vectors, alpha_range=(-1.0, 2.0))
-    sliders = box.children[1].children
+    sliders = list(box.controls.values())
     assert [s.description for s in sliders] == ["smile", "glasses"]
-    before = bytes(box.children[-1].value)
+    before = bytes(box.image.value)
     sliders[0].value = 1.5
-    assert bytes(box.children[-1].value) != before, "moving the smile slider redraws the faces"
+    assert bytes(box.image.value) != before, "moving the smile slider redraws the faces"
     import pytest
 
     with pytest.raises(ValueError, match="contain 0"):
@@ -128,13 +128,12 @@ def test_figure_widget_accepts_pictures_and_rejects_other_returns():
 def test_interpolation_widget_updates_and_caches(cvae_and_data):
     model, x, y = cvae_and_data
     root = cl.interpolation_widget(model, x, y, NAMES, n_strip=5)
-    button, box = root.children
-    controls = box.children[0].children
-    c0, i0, c1, i1, t = controls
+    button = root.button
+    c0, i0, c1, i1, t = root.controls.values()
     assert i0.max == 3  # four images per class
-    before = bytes(box.children[-1].value)
+    before = bytes(root.image.value)
     t.value = 0.25
-    assert bytes(box.children[-1].value) != before, "moving t redraws the interpolation"
+    assert bytes(root.image.value) != before, "moving t redraws the interpolation"
     c0.value = 2
     button.click()  # a random pair: values stay within range
     assert 0 <= i0.value <= i0.max and 0 <= i1.value <= i1.max
@@ -151,10 +150,10 @@ def test_temperature_figure_and_widget(cvae_and_data):
     # T = 0: the three columns of a row are the same image
     np.testing.assert_allclose(picture[:16, :16], picture[:16, 36:52])
     box = cl.temperature_widget(model, NAMES, n_samples=3)
-    first = box.children[-1].value
+    first = box.image.value
     assert first[:8] == b"\x89PNG\r\n\x1a\n"  # the picture is a PNG in an Image widget
-    box.children[0].children[0].value = 1.5
-    assert box.last_seconds >= 0 and box.children[-1].value != first
+    box.controls["temperature"].value = 1.5
+    assert box.last_seconds >= 0 and box.image.value != first
 
 
 def test_image_mosaic_layout():
@@ -184,10 +183,10 @@ def test_interpolation_widget_redraws():
     torch.manual_seed(0)
     model = cl.mlp_autoencoder(2, 4, hidden=(8,))
     box = cl.ae_interpolation_widget(model, torch.zeros(2), torch.ones(2))
-    slider = box.children[1].children[0]
-    before = bytes(box.children[-1].value)
+    slider = box.controls["t"]
+    before = bytes(box.image.value)
     slider.value = 0.9
-    assert bytes(box.children[-1].value) != before, "moving t redraws the path"
+    assert bytes(box.image.value) != before, "moving t redraws the path"
 
 
 def test_denoise_is_corrupt_then_model():
@@ -205,7 +204,143 @@ def test_denoising_figure_and_widget():
     fig = cl.denoising_figure({"AE": model, "DAE": model}, x, "block mask", 0.5)
     assert len(fig.axes) == 4 * 4  # clean, corrupted, two models
     box = cl.denoising_widget({"DAE": model}, x)
-    kind, strength = box.children[1].children
+    kind, strength = box.controls.values()
     kind.value = "blur"
     strength.value = 0.2
     assert box.last_seconds >= 0
+
+
+# --- every kernel widget in the static book (issue 15) ---------------------------
+
+def _every_widget():
+    """One of each kernel widget of the course, built on tiny untrained models."""
+    torch.manual_seed(0)
+    cvae = cl.conditional_conv_vae(image_shape=(1, 16, 16), latent_dim=4, n_classes=3, channels=(4, 8))
+    x = torch.rand(12, 1, 16, 16, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(12) % 3
+    faces = cl.conv_vae(latent_dim=4, width=8).eval()
+    return {
+        "figure_widget": cl.figure_widget(lambda t: np.zeros((4, 6, 3), np.uint8),
+                                          {"t": widgets.FloatSlider(description="t")}),
+        "ae_interpolation": cl.ae_interpolation_widget(cl.mlp_autoencoder(2, 4, hidden=(8,)),
+                                                       torch.zeros(2), torch.ones(2)),
+        "denoising": cl.denoising_widget({"DAE": _images_ae()}, torch.rand(2, 1, 8, 8)),
+        "interpolation": cl.interpolation_widget(cvae, x, y, NAMES, n_strip=3),
+        "temperature": cl.temperature_widget(cvae, NAMES, n_samples=2),
+        "attribute_edit": cl.attribute_edit_widget(faces, torch.rand(2, 3, 32, 32), {"smile": torch.ones(4)}),
+    }
+
+
+def test_every_kernel_widget_starts_with_the_static_note_hidden_in_a_notebook():
+    """The saved picture of a widget in the book has a note that its controls need a
+    kernel (the book's CSS shows it); in a live notebook the note is hidden."""
+    from course_lib.widgets import STATIC_NOTE_CLASS
+
+    for name, box in _every_widget().items():
+        note = box.children[0]
+        assert isinstance(note, widgets.HTML), name
+        assert STATIC_NOTE_CLASS in note._dom_classes, name
+        assert note.layout.display == "none", f"{name}: the note must be hidden in a live notebook"
+        assert "running notebook" in note.value and "launch buttons" in note.value, name
+        notes = [w for w in _descendants(box) if STATIC_NOTE_CLASS in getattr(w, "_dom_classes", ())]
+        assert len(notes) == 1, f"{name}: {len(notes)} notes"
+
+
+def _descendants(w):
+    yield w
+    for child in getattr(w, "children", ()):
+        yield from _descendants(child)
+
+
+def test_every_kernel_widget_labels_its_controls_and_wraps_them():
+    """Labels take their own width (never clipped to the default 80 px) and the
+    controls wrap onto new rows instead of leaving the column."""
+    boxes = _every_widget()
+    for name, box in boxes.items():
+        for control in box.controls.values():
+            assert control.description, f"{name}: a control without a label"
+            assert control.style.description_width == "initial", (name, control.description)
+        rows = [w for w in _descendants(box) if isinstance(w, widgets.HBox)
+                and set(w.children) & set(box.controls.values())]
+        assert rows and all(r.layout.flex_flow == "row wrap" for r in rows), name
+    assert "temperature" in boxes["temperature"].controls["temperature"].description
+
+
+def test_widget_picture_is_shown_at_its_own_size():
+    """A Figure is shown at the size the inline backend shows it (figure.dpi pixels
+    per inch) whatever dpi it is saved at; a picture one pixel per pixel; never
+    stretched beyond the column (max-width 100 %)."""
+    import io
+
+    import matplotlib
+    from PIL import Image
+
+    def draw(t):
+        fig, ax = plt.subplots(figsize=(3.0, 2.0), dpi=100)
+        ax.plot([0, t])
+        plt.close(fig)
+        return fig
+
+    with matplotlib.rc_context({"savefig.dpi": 200}):
+        box = cl.figure_widget(draw, {"t": widgets.FloatSlider(value=1.0)})
+    saved = Image.open(io.BytesIO(box.image.value))
+    assert saved.width > 400  # saved at 200 dpi ...
+    assert box.image.layout.width == f"{round(saved.width / 2)}px"  # ... shown at 100 px per inch
+    assert box.image.layout.max_width == "100%"
+    pic = cl.figure_widget(lambda t: np.zeros((10, 37, 3), np.uint8), {"t": widgets.FloatSlider()})
+    assert pic.image.layout.width == "37px"
+
+
+def test_widget_figure_keeps_labels_outside_the_axes():
+    """Row names drawn left of the axes (as image grids do) are saved, not cut off."""
+    import io
+
+    from PIL import Image
+
+    def draw(t):
+        fig, ax = plt.subplots(figsize=(2.0, 2.0), dpi=100)
+        ax.text(-0.1, 0.5, "reconstruction", transform=ax.transAxes, ha="right")
+        plt.close(fig)
+        return fig
+
+    box = cl.figure_widget(draw, {"t": widgets.FloatSlider()})
+    assert Image.open(io.BytesIO(box.image.value)).width > 200, "the label left of the figure was cut off"
+
+
+def test_book_drops_the_widget_manager_where_no_widget_is_shown():
+    """book/_ext/book_fixes.py: the widget manager's scripts and the saved state
+    stay only on pages that show a widget, which also get the note's CSS."""
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from docutils import nodes
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "book" / "_ext"))
+    import book_fixes
+
+    from course_lib.widgets import STATIC_NOTE_CLASS
+
+    assert book_fixes.NOTE_CLASS == STATIC_NOTE_CLASS
+    js = SimpleNamespace
+    app = SimpleNamespace(config=SimpleNamespace(nb_ipywidgets_js={"../vendor/require.js": {},
+                                                                    "../vendor/html-manager/embed-amd.js": {}}))
+
+    def page(with_view: bool):
+        scripts = [js(filename="_static/doctools.js", attributes={}),
+                   js(filename=None, attributes={"type": book_fixes.WIDGET_STATE, "body": "{}"}),
+                   js(filename="../vendor/require.js", attributes={}),
+                   js(filename="../vendor/html-manager/embed-amd.js", attributes={})]
+        doctree = nodes.document(None, None)
+        doctree += nodes.raw("", '<p>text</p>', format="html")
+        if with_view:
+            doctree += nodes.raw("", f'<script type="{book_fixes.WIDGET_VIEW}">{{}}</script>', format="html")
+        context = {"script_files": scripts, "metatags": ""}
+        book_fixes._widget_resources(app, "chapters/x", "page.html", context, doctree)
+        return context
+
+    hidden = page(with_view=False)
+    assert [s.filename for s in hidden["script_files"]] == ["_static/doctools.js"]
+    assert STATIC_NOTE_CLASS not in hidden["metatags"]
+    shown = page(with_view=True)
+    assert len(shown["script_files"]) == 4 and f".{STATIC_NOTE_CLASS} " in shown["metatags"]
