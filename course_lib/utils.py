@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
 import os
 import random
+import re
+import textwrap
 from contextlib import contextmanager
 from dataclasses import dataclass
+from html import escape
+from pathlib import Path
 from typing import Iterator, TypeVar
 
 import numpy as np
@@ -191,15 +196,147 @@ def seed_everything(seed: int, deterministic: bool = True) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
 
 
-def show_source(obj: object) -> object:
-    """Display the source code of a ``course_lib`` function or class with
-    syntax highlighting (a plain string outside IPython)."""
-    source = inspect.getsource(obj)
-    try:
-        from IPython.display import Code
-    except ImportError:  # pragma: no cover - IPython is a dependency of the course
-        return source
-    return Code(source, language="python")
+#: Sphinx roles in docstrings (:func:`~course_lib.fit`, :class:`VAE`, ...), ``code``,
+#: :math:`...` and **strong**, in the order tried.
+_RST_INLINE = re.compile(r"``(.+?)``|:math:`([^`]*)`|:[a-z]+:`([^`]*)`|\*\*(.+?)\*\*")
+
+
+def _rst_inline(text: str, html: bool) -> str:
+    """One paragraph of reStructuredText inline markup as HTML or as Markdown-style text."""
+    esc = (lambda s: escape(s, quote=False)) if html else (lambda s: s)
+    out, pos = [], 0
+    for m in _RST_INLINE.finditer(text):
+        code, math, role, strong = m.groups()
+        out.append(esc(text[pos:m.start()]))
+        pos = m.end()
+        if math is not None:
+            out.append(f'<span class="math">\\({esc(math)}\\)</span>' if html else f"${math}$")
+        elif strong is not None:
+            out.append(f"<strong>{esc(strong)}</strong>" if html else f"**{strong}**")
+        else:
+            if role is not None:  # `title <target>` shows the title, `~a.b.name` the last part
+                title = re.match(r"\s*(.*?)\s*<[^>]*>\s*$", role)
+                code = title.group(1) if title else (role[1:].rsplit(".", 1)[-1] if role.startswith("~") else role)
+            out.append(f"<code>{esc(code)}</code>" if html else f"`{code}`")
+    out.append(esc(text[pos:]))
+    return "".join(out)
+
+
+def _rst_blocks(doc: str) -> list[tuple[str, str | list[str]]]:
+    """Split a docstring into ("p", text), ("math", tex), ("code", text) and
+    ("list", [items]) blocks: the reStructuredText the course's docstrings use."""
+    chunks, current = [], []
+    for line in inspect.cleandoc(doc).splitlines() + [""]:
+        if line.strip():
+            current.append(line)
+        elif current:
+            chunks.append(current)
+            current = []
+    blocks: list[tuple[str, str | list[str]]] = []
+    for chunk in chunks:
+        first = chunk[0].strip()
+        if first.startswith(".. math::"):
+            blocks.append(("math", "\n".join([first[len(".. math::"):].strip()] + [s.strip() for s in chunk[1:]]).strip()))
+        elif blocks and blocks[-1] == ("math", "") and chunk[0].startswith(" "):  # body after a blank line
+            blocks[-1] = ("math", "\n".join(s.strip() for s in chunk))
+        elif first.startswith(">>>"):
+            blocks.append(("code", textwrap.dedent("\n".join(chunk))))
+        elif re.match(r"[*-] ", first):
+            items: list[str] = []
+            for line in chunk:
+                if re.match(r"\s*[*-] ", line):
+                    items.append(line.strip()[2:])
+                else:
+                    items[-1] += " " + line.strip()
+            blocks.append(("list", items))
+        else:
+            blocks.append(("p", " ".join(s.strip() for s in chunk)))
+    return blocks
+
+
+def _strip_docstring(source: str) -> str:
+    """``source`` (one function or class) without its docstring: show_source shows it as text."""
+    node = ast.parse(source).body[0]
+    body = getattr(node, "body", [])
+    if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+            and isinstance(body[0].value.value, str) and body[0].lineno > node.lineno:
+        lines = source.splitlines(keepends=True)
+        after = body[0].end_lineno + (body[0].end_lineno < len(lines) and not lines[body[0].end_lineno].strip())
+        return "".join(lines[:body[0].lineno - 1] + lines[after:])
+    return source
+
+
+class Source:
+    """What :func:`show_source` returns: an object's docstring rendered as text
+    and its code highlighted (HTML in a notebook or the book; plain text where
+    only ``repr``/``print`` is available, as in a terminal)."""
+
+    def __init__(self, obj: object) -> None:
+        self.name = f"{obj.__module__}.{obj.__qualname__}"
+        lines, start = inspect.getsourcelines(obj)
+        path = Path(inspect.getsourcefile(obj) or "?")
+        root = Path(__file__).resolve().parent.parent
+        where = path.resolve().relative_to(root).as_posix() if path.resolve().is_relative_to(root) else path.name
+        self.where = f"{where}, line {start}"  # relative: no path of the machine that runs it
+        self.code = _strip_docstring(textwrap.dedent("".join(lines)))
+        self.blocks = _rst_blocks(inspect.getdoc(obj) or "")
+
+    def __repr__(self) -> str:
+        def fill(text: str, **kwargs) -> str:  # 88 columns, never breaking inside `code` or $maths$
+            kept = re.sub(r"`[^`]*`|\$[^$]*\$", lambda m: m.group().replace(" ", "\0"), _rst_inline(text, html=False))
+            return textwrap.fill(kept, 88, break_on_hyphens=False, **kwargs).replace("\0", " ")
+
+        parts = [f"{self.name}  ({self.where})"]
+        for kind, body in self.blocks:
+            if kind == "p":
+                parts.append(fill(body))
+            elif kind == "list":
+                parts.append("\n".join(fill(item, initial_indent="* ", subsequent_indent="  ") for item in body))
+            else:
+                parts.append(textwrap.indent(body, "    "))
+        return "\n\n".join(parts + [self.code.rstrip()])
+
+    __str__ = __repr__
+
+    def _repr_html_(self) -> str:
+        doc = []
+        for kind, body in self.blocks:
+            if kind == "p":
+                doc.append(f"<p>{_rst_inline(body, html=True)}</p>")
+            elif kind == "list":
+                doc.append("<ul>" + "".join(f"<li>{_rst_inline(i, html=True)}</li>" for i in body) + "</ul>")
+            elif kind == "math":
+                doc.append(f'<div class="math">\\[{escape(body, quote=False)}\\]</div>')
+            else:
+                doc.append(f"<pre>{escape(body, quote=False)}</pre>")
+        try:
+            from pygments import highlight
+            from pygments.formatters import HtmlFormatter
+            from pygments.lexers import PythonLexer
+
+            code = highlight(self.code, PythonLexer(), HtmlFormatter(noclasses=True, nowrap=True))
+        except ImportError:  # pragma: no cover - pygments comes with IPython
+            code = escape(self.code, quote=False)
+        # One block per source line, wrapped at the box's edge (nothing scrolls out of
+        # view) with a hanging indent eight columns deeper than the line's own, so that
+        # a continued line does not look like the body below it (as in PEP 8).
+        rows = []
+        for raw, shown in zip(self.code.rstrip("\n").split("\n"), code.rstrip("\n").split("\n")):
+            hang = len(raw) - len(raw.lstrip(" ")) + 8
+            rows.append(f'<span style="display:block;padding-left:{hang}ch;text-indent:-{hang}ch">{shown or " "}\n</span>')
+        return (f'<div class="course-source" style="border-left:3px solid #8aa;padding:0 0 0 .8em;margin:.4em 0">'
+                f'<div style="font-size:.9em;opacity:.8"><code>{escape(self.name)}</code> &middot; {escape(self.where)}</div>'
+                f'<div class="course-source-doc">{"".join(doc)}</div>'
+                f'<pre style="white-space:pre-wrap;overflow-wrap:anywhere;overflow-x:hidden;margin:.4em 0 0;'
+                f'padding:.5em;background:#f6f8fa;border-radius:4px;font-size:.85em;line-height:1.45">'
+                f'{"".join(rows)}</pre></div>')
+
+
+def show_source(obj: object) -> Source:
+    """Show the source of a ``course_lib`` function or class in a chapter: the
+    docstring as text (its reStructuredText markup rendered), then the code,
+    highlighted and wrapped to the width of the page. ``print`` it for plain text."""
+    return Source(obj)
 
 
 @dataclass(frozen=True)

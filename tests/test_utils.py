@@ -55,10 +55,74 @@ class TestSeeding:
             cl.seed_everything(1.5)
 
 
-def test_show_source_contains_the_code():
-    shown = cl.show_source(cl.squared_error)
-    text = getattr(shown, "data", shown)
-    assert "def squared_error" in text and "pow(2)" in text
+def _documented(x: float) -> float:
+    r"""Square ``x`` before :func:`~course_lib.fit` sees it, as in :class:`course_lib.models.VAE`:
+
+    .. math:: y = x^2
+
+    * first point, about :math:`a < b`
+      over two lines;
+    * second **point**.
+    """
+    y = x * x  # the code a chapter shows
+    return y
+
+
+class TestShowSource:
+    """Issue 15: show_source renders the docstring's reStructuredText as text and
+    shows the code highlighted, wrapped to the page, in HTML and in plain text."""
+
+    def _html_parts(self):
+        import html
+        import re
+
+        page = cl.show_source(_documented)._repr_html_()
+        doc, code = page.split("<pre", 1)
+        code_text = html.unescape(re.sub(r"<[^>]+>", "", "<pre" + code))
+        return doc, code, code_text
+
+    def test_docstring_markup_is_rendered_not_shown_raw(self):
+        doc, _, _ = self._html_parts()
+        for raw in ("``", ":func:", ":class:", ":math:", ".. math::", "**"):
+            assert raw not in doc, f"raw reStructuredText {raw!r} in the rendered docstring"
+        assert "<code>x</code>" in doc and "<code>fit</code>" in doc  # ~ keeps the last part
+        assert "<code>course_lib.models.VAE</code>" in doc
+        assert "\\(a &lt; b\\)" in doc and "\\[y = x^2\\]" in doc  # maths for MathJax, escaped
+        assert doc.count("<li>") == 2 and "<li>first point, about" in doc and "over two lines;</li>" in doc
+        assert "<strong>point</strong>" in doc
+
+    def test_code_is_highlighted_without_its_docstring(self):
+        _, code, code_text = self._html_parts()
+        assert "<span style=" in code  # pygments colours
+        assert "def _documented(x: float) -> float:" in code_text
+        assert "y = x * x  # the code a chapter shows" in code_text and "return y" in code_text
+        assert "Square" not in code_text  # the docstring is shown once, as text
+
+    def test_long_lines_wrap_inside_the_box(self):
+        import re
+
+        _, code, _ = self._html_parts()
+        assert "white-space:pre-wrap" in code
+        rows = re.findall(r'<span style="display:block;padding-left:(\d+)ch;text-indent:-(\d+)ch">', code)
+        assert [int(a) for a, b in rows] == [8, 12, 12]  # each line hangs 8 columns deeper than itself
+
+    def test_plain_text_for_a_terminal(self):
+        from pathlib import Path
+
+        text = repr(cl.show_source(_documented))
+        assert "<" not in text.replace("a < b", "") and ":func:" not in text and "``" not in text
+        assert "Square `x` before `fit` sees it" in text and "$a < b$" in text
+        assert "    y = x^2" in text and "* first point" in text
+        assert text.rstrip().endswith("return y") and str(text) == text
+        assert max(map(len, text.split("def _documented")[0].splitlines())) <= 88
+        # where the source lives, relative to the repository: no path of this machine
+        assert "tests/test_utils.py, line" in text and str(Path(__file__).resolve().parent) not in text
+
+    def test_library_functions(self):
+        for obj in (cl.squared_error, cl.vae_loss, cl.ConditionalVAE.encode):
+            text, page = repr(cl.show_source(obj)), cl.show_source(obj)._repr_html_()
+            assert f"def {obj.__name__}(" in text and f">{obj.__name__}<" in page
+            assert ":func:" not in text and ":func:" not in page
 
 
 def test_setup_notebook_prints_one_banner_line(capsys):
