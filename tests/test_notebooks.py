@@ -98,3 +98,54 @@ def test_no_inline_maths_line_starts_like_a_list_item(path):
     bad = [line for cell in nb["cells"] if cell["cell_type"] == "markdown"
            for line in _inline_maths_lines_that_start_a_list("".join(cell["source"]))]
     assert not bad, f"{path.name}: inline maths lines that Markdown reads as list items: {bad}"
+
+
+#: The widest code line that fits the book's code box without a sideways scroll bar.
+MAX_CODE_LINE = 88
+
+
+def _long_code_lines(nb: dict, limit: int = MAX_CODE_LINE) -> list[str]:
+    """'cell C, line L (N chars)' for every line of a code cell longer than ``limit``
+    characters; C counts all cells from 0, L the cell's lines from 1."""
+    return [f"cell {i}, line {j} ({len(line)} chars)"
+            for i, cell in enumerate(nb["cells"]) if cell["cell_type"] == "code"
+            for j, line in enumerate("".join(cell["source"]).splitlines(), start=1)
+            if len(line) > limit]
+
+
+def test_long_line_check_names_the_cell_and_the_line():
+    nb = {"cells": [{"cell_type": "markdown", "source": ["x" * 100]},
+                    {"cell_type": "code", "source": ["ok = 1\n", "y = " + "x" * 90 + "\n"]}]}
+    assert _long_code_lines(nb) == ["cell 1, line 2 (94 chars)"]
+    assert _long_code_lines(nb, limit=94) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_code_lines_fit_the_code_box(path):
+    bad = _long_code_lines(json.loads(path.read_text()))
+    assert not bad, f"{path.name}: code lines over {MAX_CODE_LINE} characters: {bad}"
+
+
+def _myst_nb_cell_tags() -> str:
+    """The source of myst-nb's code-cell renderer: the tags it acts on are quoted there."""
+    import inspect
+
+    from myst_nb.core.render import MditRenderMixin
+
+    return inspect.getsource(MditRenderMixin.render_nb_cell_code)
+
+
+def test_the_tag_check_reads_myst_nbs_vocabulary():
+    known = _myst_nb_cell_tags()
+    assert all(f'"{tag}"' in known for tag in ("hide-input", "hide-cell", "remove-output"))
+    assert '"hide-inputs"' not in known
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_hide_and_remove_tags_are_ones_myst_nb_knows(path):
+    """A misspelt tag ('hide_input', 'hide-inputs') is ignored silently and the
+    cell stays open; plotting-only cells are collapsed with 'hide-input'."""
+    known = _myst_nb_cell_tags()
+    tags = {t for c in json.loads(path.read_text())["cells"] for t in c["metadata"].get("tags", [])}
+    unknown = sorted(t for t in tags if t.startswith(("hide", "remove")) and f'"{t}"' not in known)
+    assert not unknown, f"{path.name}: tags myst-nb does not act on: {unknown}"

@@ -64,15 +64,17 @@ BOOTSTRAP_TEMPLATE = '''\
 import importlib.util, os, subprocess, sys
 
 if importlib.util.find_spec("course_lib") is None:
-    source = os.environ.get("COURSE_INSTALL_SOURCE", "git+{url}")
+    source = os.environ.get("COURSE_INSTALL_SOURCE",
+                            "git+{url}")
     print(f"course_lib is not installed here; installing it with pip from {{source}} ...")
     pip = subprocess.run([sys.executable, "-m", "pip", "install", "-q", source],
                          capture_output=True, text=True)
     if pip.returncode != 0:
+        pip_error = " ".join(pip.stderr.split())[-400:]
         raise RuntimeError(
-            f"Could not install the course from {{source}} (pip: {{' '.join(pip.stderr.split())[-400:]}}). "
-            f'Install it by hand with  pip install "{{source}}"  in this environment, or clone '
-            "the repository and run  make lab  there.")
+            f"Could not install the course from {{source}} (pip: {{pip_error}}). "
+            f'Install it by hand with  pip install "{{source}}"  in this environment, '
+            "or clone the repository and run  make lab  there.")
     importlib.invalidate_caches()'''
 
 BOOTSTRAP_TAG = "bootstrap"
