@@ -70,7 +70,7 @@ from .models import (
 from .plotting import (
     denoising_figure, edit_figure, image_grid, image_mosaic, interpolation_figure,
     interpolation_picture, plot_history, q_vs_posterior_figure, rate_distortion_figure,
-    scatter2d, temperature_figure,
+    scatter2d, temperature_figure, traversal_figure,
 )
 from .ppca import (
     LinearGaussian, ppca_log_weights, q_posterior_terms,

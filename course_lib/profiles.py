@@ -119,6 +119,9 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             # chapter 3: denoising AEs, 2-D swiss roll (steps) and Fashion-MNIST (epochs)
             ch3_dae_toy=Budget(steps=60, batch_size=256, lr=1e-3),
             ch3_dae=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=256),
+            # chapter 10: conv beta-VAEs (L = 10) on synthetic faces, one per beta and seed; test_size =
+            # held-out faces for the disentanglement scores
+            faces_beta=Budget(epochs=1, batch_size=64, lr=2e-3, train_size=256, test_size=300),
         ),
         "cpu": _profile(
             "cpu",
@@ -147,6 +150,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             ch3_contractive=Budget(epochs=4, batch_size=128, lr=1e-3, train_size=5000, test_size=2000),
             ch3_dae_toy=Budget(steps=1500, batch_size=500, lr=1e-3),
             ch3_dae=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=12000, test_size=10000),
+            faces_beta=Budget(epochs=8, batch_size=128, lr=2e-3, train_size=8000, test_size=2000),
         ),
         "full": _profile(
             "full",
@@ -175,6 +179,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             ch3_dae_toy=Budget(steps=5000, batch_size=1000, lr=1e-3),
             # the source notes' setting: 5 epochs of batches of 128 over all 60,000 images
             ch3_dae=Budget(epochs=5, batch_size=128, lr=1e-3),
+            faces_beta=Budget(epochs=30, batch_size=128, lr=1e-3, train_size=60000, test_size=5000),
         ),
     }
 )
