@@ -50,8 +50,8 @@ from .faces import (
     render_faces, sample_face_attributes,
 )
 from .latent import (
-    active_units, encode_dataset, interpolate, iwae_log_likelihood, iwae_nll, knn_accuracy,
-    NLLEstimate, Silhouette, silhouette, tsne_2d,
+    active_units, elbo_surgery, ELBOSurgery, encode_dataset, interpolate, iwae_log_likelihood, iwae_nll,
+    knn_accuracy, log_aggregate_posterior, NLLEstimate, Silhouette, silhouette, tsne_2d,
 )
 from .latent_arithmetic import (
     attribute_vector, class_means, decode_images, edit, edit_many,
@@ -73,7 +73,7 @@ from .plotting import (
     scatter2d, temperature_figure, traversal_figure,
 )
 from .ppca import (
-    LinearGaussian, ppca_log_weights, q_posterior_terms,
+    FAMILIES, fit_q, inference_gaps, InferenceGaps, LinearGaussian, ppca_log_weights, q_posterior_terms,
 )
 from .pretrain import (
     CHECKPOINT_DIR, FacesVAEConfig, load_or_train_model, MNIST_TEST_BINARIZE_SEED, ModelSpec,

@@ -16,13 +16,13 @@ import torch
 from torch import nn
 
 from .analysis import ArrayLike
-from .losses import decoder_log_likelihood, iwae_bound, log_normal_diag
+from .losses import decoder_log_likelihood, gaussian_kl, iwae_bound, log_normal_diag
 from .models import ConditionalVAE
 from .utils import eval_mode, to_model
 
 __all__ = ["interpolate", "encode_dataset", "active_units",
            "Silhouette", "silhouette", "knn_accuracy", "tsne_2d", "iwae_log_likelihood", "iwae_nll",
-           "NLLEstimate"]
+           "NLLEstimate", "log_aggregate_posterior", "ELBOSurgery", "elbo_surgery"]
 
 
 def _np(a) -> np.ndarray:
@@ -184,6 +184,82 @@ def iwae_nll(model: nn.Module, x: torch.Tensor, k: int, generator: torch.Generat
     n = len(ll)
     se = float(ll.std() / math.sqrt(n)) if n > 1 else float("nan")
     return NLLEstimate(float(-ll.mean()), se, int(k), n)
+
+
+def _posterior_params(mu: torch.Tensor, logvar: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    if mu.dim() != 2 or mu.shape != logvar.shape or len(mu) < 1:
+        raise ValueError(f"mu and logvar must both have shape (N, L) with N >= 1, got {tuple(mu.shape)} "
+                         f"and {tuple(logvar.shape)}")
+    return mu.detach().cpu().double(), logvar.detach().cpu().double()   # no float64 on MPS
+
+
+def log_aggregate_posterior(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                            chunk: int = 128) -> torch.Tensor:
+    r"""Log density of the aggregate posterior of a data set at the codes ``z`` (M, L):
+    the mixture of the N posteriors :math:`q(z \mid x_n) = \mathcal{N}(\mu_n, \mathrm{diag}\,\sigma_n^2)`
+    given by ``mu``, ``logvar`` (N, L),
+
+    .. math:: \log q(z) = \log \frac1N \sum_{n=1}^{N} q(z \mid x_n),
+
+    computed with the log-sum-exp over ``chunk`` codes at a time. Returns (M,), float64 on the CPU."""
+    mu, logvar = _posterior_params(mu, logvar)
+    z = z.detach().cpu().double()
+    if z.dim() != 2 or z.shape[1] != mu.shape[1]:
+        raise ValueError(f"z must have shape (M, {mu.shape[1]}), got {tuple(z.shape)}")
+    out = [torch.logsumexp(log_normal_diag(z[i:i + chunk, None, :], mu[None], logvar[None]), dim=1)
+           for i in range(0, len(z), chunk)]                          # each (chunk, N) -> (chunk,)
+    return torch.cat(out) - math.log(len(mu))
+
+
+class ELBOSurgery(NamedTuple):
+    """The terms of :func:`elbo_surgery`, in nats per data point: the rate (exact), the
+    mutual information and the marginal KL (Monte Carlo, with standard errors), the
+    bound ``log_n`` of the mutual information, N and the samples per point."""
+
+    rate: float
+    mutual_information: float
+    marginal_kl: float
+    mi_standard_error: float
+    marginal_kl_standard_error: float
+    log_n: float
+    n: int
+    samples: int
+
+
+def elbo_surgery(mu: torch.Tensor, logvar: torch.Tensor, samples: int = 1,
+                 generator: torch.Generator | None = None) -> ELBOSurgery:
+    r"""The rate of an encoder on a data set, split as in "ELBO surgery" (Hoffman &
+    Johnson, 2016). With the data set's empirical distribution over its N points,
+    :math:`q(z) = \frac1N\sum_n q(z \mid x_n)` the aggregate posterior and
+    :math:`p(z) = \mathcal{N}(0, I)`,
+
+    .. math:: \underbrace{\frac1N\sum_n \mathrm{KL}\big(q(z\mid x_n)\,\Vert\,p(z)\big)}_{\text{rate}}
+              = \underbrace{\frac1N\sum_n \mathbb{E}_{q(z\mid x_n)}\big[\log q(z\mid x_n) - \log q(z)\big]}_{I_q(x;\,z)}
+              + \underbrace{\mathbb{E}_{q(z)}\big[\log q(z) - \log p(z)\big]}_{\mathrm{KL}(q(z)\,\Vert\,p(z))} .
+
+    The rate is exact (closed form); the other two are Monte-Carlo averages over
+    ``samples`` draws :math:`z \sim q(z \mid x_n)` per point, with
+    :func:`log_aggregate_posterior` for :math:`\log q(z)`. On the same draws their sum
+    is an unbiased estimate of the rate. Since :math:`q(z) \ge q(z \mid x_n)/N`, every
+    term of the mutual information is at most :math:`\log N`: a data set of N points
+    cannot show more information than that. ``mu``, ``logvar`` (N, L) are the
+    encoder's outputs for the data set (:func:`encode_dataset` with ``with_logvar``);
+    cost O(samples N^2 L)."""
+    mu, logvar = _posterior_params(mu, logvar)
+    if samples < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
+    n = len(mu)
+    eps = torch.randn((samples, *mu.shape), generator=generator, dtype=torch.float64)
+    z = (mu + (0.5 * logvar).exp() * eps).reshape(-1, mu.shape[1])            # (S N, L), z ~ q(z | x_n)
+    mu_rep, logvar_rep = mu.repeat(samples, 1), logvar.repeat(samples, 1)
+    log_q_cond = log_normal_diag(z, mu_rep, logvar_rep)                        # log q(z | x_n)
+    log_q_agg = log_aggregate_posterior(z, mu, logvar)                         # log q(z)
+    log_p = log_normal_diag(z, torch.zeros_like(z), torch.zeros_like(z))       # log p(z)
+    mi_terms, kl_terms = log_q_cond - log_q_agg, log_q_agg - log_p
+    m = len(z)
+    se = (lambda t: float(t.std() / math.sqrt(m)) if m > 1 else float("nan"))
+    return ELBOSurgery(float(gaussian_kl(mu, logvar).mean()), float(mi_terms.mean()), float(kl_terms.mean()),
+                       se(mi_terms), se(kl_terms), math.log(n), n, int(samples))
 
 
 def interpolate(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, ts: Sequence[float] | torch.Tensor,

@@ -13,18 +13,34 @@ so that x ~ N(b, W W^T + sigma^2 I_D) and
 A variational distribution q(z | x) = N(m, S) is given by its means m (B, L)
 and one covariance S, either (L, L) shared by the batch or (B, L, L).
 Everything is computed in float64.
+
+The model also separates the two reasons why an encoder's ELBO falls short of
+log p(x) (Cremer et al., 2018): with q* the best member of the variational
+family for each x,
+
+    log p(x) - ELBO(q_phi) = [log p(x) - ELBO(q*)] + [ELBO(q*) - ELBO(q_phi)],
+                              approximation gap        amortisation gap
+
+For the diagonal family q* has a closed form (:meth:`LinearGaussian.best_q`);
+:func:`fit_q` finds it by gradient ascent instead, and :func:`inference_gaps`
+measures both gaps per point.
 """
 
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch.distributions import MultivariateNormal
 
 from .losses import LOG_2PI
 
-__all__ = ["q_posterior_terms", "LinearGaussian", "ppca_log_weights"]
+__all__ = ["q_posterior_terms", "LinearGaussian", "ppca_log_weights", "fit_q", "InferenceGaps",
+           "inference_gaps", "FAMILIES"]
+
+#: the variational families of :meth:`LinearGaussian.best_q`, :func:`fit_q` and :func:`inference_gaps`
+FAMILIES = ("diagonal", "full")
 
 
 class LinearGaussian:
@@ -85,6 +101,29 @@ class LinearGaussian:
         mean = torch.linalg.solve(M, self.W.T @ (x - self.b).T).T
         return mean, self.sigma ** 2 * torch.linalg.inv(M)
 
+    def best_q(self, x: torch.Tensor, family: str = "diagonal") -> tuple[torch.Tensor, torch.Tensor]:
+        r"""The member :math:`q^\star` of a Gaussian family with the largest ELBO for each
+        x, in closed form: mean (B, L) and covariance (L, L).
+
+        ``family="full"`` (any covariance): the posterior itself, whose ELBO is
+        :math:`\log p(x)`. ``family="diagonal"`` (mean field): write
+        :math:`\Lambda = \Sigma^{-1} = W^\top W / \sigma^2 + I` for the posterior precision and
+        :math:`\mu` for the posterior mean. For :math:`q = \mathcal{N}(m, \mathrm{diag}\,v)`,
+
+        .. math:: \mathrm{KL}(q \,\Vert\, p(z \mid x)) = \tfrac12\Big[\sum_l (\Lambda_{ll} v_l - \log v_l)
+                  + (m - \mu)^\top \Lambda (m - \mu) - L - \log\det\Lambda\Big],
+
+        minimised by :math:`m = \mu` and :math:`v_l = 1/\Lambda_{ll}`. The gap left,
+        :math:`\tfrac12(\sum_l \log\Lambda_{ll} - \log\det\Lambda) \ge 0` (Hadamard's
+        inequality), is the same for every x and vanishes only when :math:`W^\top W` is diagonal."""
+        if family not in FAMILIES:
+            raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+        mean, cov = self.posterior(x)
+        if family == "full":
+            return mean, cov
+        precision = self.W.T @ self.W / self.sigma ** 2 + torch.eye(self.latent_dim, dtype=torch.float64)
+        return mean, torch.diag(1.0 / torch.diagonal(precision))
+
     def log_likelihood(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """``log p(x | z)`` with its normaliser; ``z`` (..., B, L) -> (..., B)."""
         x = self._x(x)
@@ -99,13 +138,22 @@ class LinearGaussian:
         x = self._x(x)
         m, S = _check_q(q_mean, q_cov, len(x), self.latent_dim)
         r = x - (m @ self.W.T + self.b)
-        trace = torch.einsum("dl,...lk,dk->...", self.W, S, self.W)
+        trace = ((self.W @ S) * self.W).sum((-1, -2))                     # tr(W S W^T), (B,) or ()
         expected_ll = -0.5 * ((r.pow(2).sum(-1) + trace) / self.sigma ** 2
                               + self.data_dim * (LOG_2PI + 2 * math.log(self.sigma)))
         L = self.latent_dim
         kl = 0.5 * (m.pow(2).sum(-1) + torch.diagonal(S, dim1=-2, dim2=-1).sum(-1)
-                    - L - torch.logdet(S))
+                    - L - _logdet(S))
         return expected_ll - kl
+
+
+def _logdet(S: torch.Tensor) -> torch.Tensor:
+    """log det of a covariance (..., L, L); a diagonal one (a mean-field encoder's) without
+    LAPACK, which on the CPU costs milliseconds per batch of small matrices."""
+    diag = torch.diagonal(S, dim1=-2, dim2=-1)
+    if bool((S == torch.diag_embed(diag)).all()):
+        return diag.log().sum(-1)
+    return torch.logdet(S)
 
 
 def _check_q(q_mean, q_cov, batch: int, latent_dim: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -135,6 +183,92 @@ def ppca_log_weights(model: LinearGaussian, x: torch.Tensor, q_mean: torch.Tenso
     prior = MultivariateNormal(torch.zeros(model.latent_dim, dtype=torch.float64),
                                torch.eye(model.latent_dim, dtype=torch.float64))
     return model.log_likelihood(x, z) + prior.log_prob(z) - q.log_prob(z)
+
+
+def fit_q(model: LinearGaussian, x: torch.Tensor, family: str = "diagonal",
+          max_iter: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
+    r"""Find the best member of a Gaussian family for each x numerically, by
+    maximising the exact ELBO with L-BFGS, one free ``q`` per point: what
+    :meth:`LinearGaussian.best_q` gives in closed form, found the way one must
+    when there is no closed form. It starts from the prior;
+    ``family="diagonal"`` optimises the means (B, L) and log-variances (B, L),
+    ``family="full"`` the means and a Cholesky factor :math:`C` per point,
+    :math:`S = C C^\top`. The objective is written here from the parameters,
+    :math:`\mathrm{tr}(W S W^\top) = \lVert W C\rVert_F^2` and
+    :math:`\log\det S = 2\sum_l \log C_{ll}`, independently of :meth:`LinearGaussian.elbo`.
+    Returns the mean (B, L) and covariance (B, L, L), detached."""
+    x = model._x(x)
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {FAMILIES}, got {family!r}")
+    B, (D, L), s2 = len(x), model.W.shape, model.sigma ** 2
+    m = torch.zeros(B, L, dtype=torch.float64, requires_grad=True)
+    log_std = torch.zeros(B, L, dtype=torch.float64, requires_grad=True)  # log of C's diagonal
+    off = torch.zeros(B, L, L, dtype=torch.float64, requires_grad=True)   # C below its diagonal (full)
+    lower = torch.tril(torch.ones(L, L, dtype=torch.bool), diagonal=-1)
+
+    def chol() -> torch.Tensor:
+        C = torch.diag_embed(log_std.exp())
+        return C + off * lower if family == "full" else C
+
+    def negative_elbo() -> torch.Tensor:
+        C = chol()
+        r = x - (m @ model.W.T + model.b)
+        trace_wsw = torch.einsum("dl,blk->bdk", model.W, C).pow(2).sum((-1, -2))
+        expected_ll = -0.5 * ((r.pow(2).sum(-1) + trace_wsw) / s2 + D * math.log(2 * math.pi * s2))
+        kl = 0.5 * (m.pow(2).sum(-1) + C.pow(2).sum((-1, -2)) - L - 2 * log_std.sum(-1))
+        return (kl - expected_ll).sum()   # the points are independent: one sum, B problems
+
+    params = [m, log_std] + ([off] if family == "full" else [])
+    opt = torch.optim.LBFGS(params, lr=1.0, max_iter=max_iter, tolerance_grad=1e-9,
+                            tolerance_change=1e-15, history_size=20, line_search_fn="strong_wolfe")
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = negative_elbo()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        C = chol()
+        return m.detach().clone(), (C @ C.transpose(-1, -2)).detach()
+
+
+class InferenceGaps(NamedTuple):
+    """Per-point terms, each (B,) in nats, of ``log_px - elbo_q = approximation + amortisation``,
+    with ``approximation = log_px - elbo_best`` and ``amortisation = elbo_best - elbo_q``."""
+
+    log_px: torch.Tensor
+    elbo_best: torch.Tensor
+    elbo_q: torch.Tensor
+    approximation: torch.Tensor
+    amortisation: torch.Tensor
+
+
+def inference_gaps(model: LinearGaussian, x: torch.Tensor, q_mean: torch.Tensor, q_cov: torch.Tensor,
+                   family: str = "diagonal") -> InferenceGaps:
+    r"""Split the gap between :math:`\log p(x)` and the ELBO of an encoder's
+    :math:`q_\phi(z \mid x) = \mathcal{N}(` ``q_mean`` (B, L), ``q_cov`` (L, L) or
+    (B, L, L) :math:`)` into its two parts (Cremer et al., 2018),
+
+    .. math:: \log p(x) - \mathrm{ELBO}(q_\phi)
+              = \big[\log p(x) - \mathrm{ELBO}(q^\star)\big]
+              + \big[\mathrm{ELBO}(q^\star) - \mathrm{ELBO}(q_\phi)\big],
+
+    the approximation gap and the amortisation gap, with :math:`q^\star` the best
+    member of ``family`` for each x (:meth:`LinearGaussian.best_q`). The first is
+    the price of the family, the second the price of computing q with one network
+    for all x; both are :math:`\ge 0` when :math:`q_\phi` belongs to ``family``. For a
+    diagonal :math:`q_\phi = \mathcal{N}(m, \mathrm{diag}\,v)` the amortisation gap is
+    :math:`\tfrac12 (m - \mu)^\top \Lambda (m - \mu) + \tfrac12 \sum_l (r_l - \log r_l - 1)`
+    with :math:`r_l = v_l \Lambda_{ll}` (notation of :meth:`LinearGaussian.best_q`).
+    All terms exact, in float64."""
+    x = model._x(x)
+    log_px = model.log_marginal(x)
+    best_mean, best_cov = model.best_q(x, family)
+    elbo_best = model.elbo(x, best_mean, best_cov)
+    elbo_q = model.elbo(x, q_mean, q_cov)
+    return InferenceGaps(log_px, elbo_best, elbo_q, log_px - elbo_best, elbo_best - elbo_q)
 
 
 def q_posterior_terms(mu: float, sigma: float, *, x: float = 1.5, w: float = 2.0,

@@ -248,3 +248,84 @@ def test_interpolate_of_a_batch_norm_model_does_not_depend_on_the_other_ts():
     among = cl.interpolate(model, x0, x1, [0.0, 0.5, 1.0])
     torch.testing.assert_close(among[1], alone[0])
     assert model.training, "the model's mode is restored"
+
+
+# ---------------------------------------------------------------------------
+# The aggregate posterior and ELBO surgery (chapter 8)
+
+def test_log_aggregate_posterior_against_torch_mixture():
+    from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
+
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(300, 4, generator=g), torch.randn(300, 4, generator=g)
+    z = torch.randn(50, 4, generator=g)
+    mixture = MixtureSameFamily(Categorical(torch.ones(300)),
+                                Independent(Normal(mu.double(), (0.5 * logvar.double()).exp()), 1))
+    torch.testing.assert_close(cl.log_aggregate_posterior(z, mu, logvar, chunk=7), mixture.log_prob(z.double()))
+
+
+def _grid_terms(mu, sd):
+    """Independent reference for a 1-D aggregate posterior of a few points: the three
+    terms of the identity by numerical integration on a fine grid."""
+    from scipy.integrate import trapezoid
+    from scipy.stats import norm
+
+    z = np.linspace(-15, 15, 200001)
+    q_n = np.stack([norm.pdf(z, m, s) for m, s in zip(mu, sd)])          # (N, G)
+    q = q_n.mean(0)
+    p = norm.pdf(z)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = np.mean([trapezoid(np.where(qn > 0, qn * np.log(qn / p), 0), z) for qn in q_n])
+        mi = np.mean([trapezoid(np.where(qn > 0, qn * np.log(qn / q), 0), z) for qn in q_n])
+        mkl = trapezoid(np.where(q > 0, q * np.log(q / p), 0), z)
+    return rate, mi, mkl
+
+
+def test_elbo_surgery_against_numerical_integration():
+    mu = torch.tensor([[-2.0], [0.5], [1.0]])
+    sd = torch.tensor([[0.5], [0.3], [1.5]])
+    rate, mi, mkl = _grid_terms(mu.ravel().numpy(), sd.ravel().numpy())
+    assert rate == pytest.approx(mi + mkl, abs=1e-6)           # the identity itself, on the grid
+    s = cl.elbo_surgery(mu, 2 * sd.log(), samples=20000, generator=torch.Generator().manual_seed(1))
+    assert s.rate == pytest.approx(rate, abs=1e-5)               # exact closed form against the grid
+    assert abs(s.mutual_information - mi) < 4 * s.mi_standard_error
+    assert abs(s.marginal_kl - mkl) < 4 * s.marginal_kl_standard_error
+    assert s.mi_standard_error < 0.01 and s.n == 3 and s.samples == 20000
+    assert s.log_n == pytest.approx(math.log(3))
+
+
+def test_an_encoder_that_ignores_x_carries_no_information():
+    mu = torch.tensor([[0.7, -1.2]]).repeat(50, 1)
+    logvar = torch.tensor([[-0.5, 0.3]]).repeat(50, 1)
+    s = cl.elbo_surgery(mu, logvar, samples=4, generator=torch.Generator().manual_seed(0))
+    assert abs(s.mutual_information) < 1e-9                      # q(z | x) = q(z): every term is 0
+    assert s.marginal_kl == pytest.approx(s.rate, abs=5 * s.marginal_kl_standard_error)
+
+
+def test_mutual_information_is_at_most_log_n_and_reaches_it_for_separated_codes():
+    g = torch.Generator().manual_seed(0)
+    far = 100 * torch.randn(64, 3, generator=g)                   # posteriors that never overlap
+    s = cl.elbo_surgery(far, torch.full((64, 3), -4.0), generator=g)
+    assert s.mutual_information <= s.log_n + 1e-9
+    assert s.mutual_information == pytest.approx(math.log(64), abs=1e-6)
+    near = 0.1 * torch.randn(64, 3, generator=g)                  # heavily overlapping posteriors
+    s2 = cl.elbo_surgery(near, torch.zeros(64, 3), samples=8, generator=g)
+    assert 0 <= s2.mutual_information < 0.1 < s2.log_n
+
+
+def test_terms_add_up_to_the_rate_on_a_trained_looking_code():
+    g = torch.Generator().manual_seed(2)
+    mu, logvar = torch.randn(400, 5, generator=g), -1.0 + 0.3 * torch.randn(400, 5, generator=g)
+    s = cl.elbo_surgery(mu, logvar, samples=16, generator=g)
+    se = math.hypot(s.mi_standard_error, s.marginal_kl_standard_error)
+    assert s.mutual_information + s.marginal_kl == pytest.approx(s.rate, abs=4 * se + 0.05)
+    assert 0 < s.mutual_information <= s.log_n and s.marginal_kl > 0
+
+
+def test_elbo_surgery_errors():
+    with pytest.raises(ValueError, match="mu and logvar must both have shape"):
+        cl.elbo_surgery(torch.zeros(5, 2), torch.zeros(5, 3))
+    with pytest.raises(ValueError, match="samples must be at least 1"):
+        cl.elbo_surgery(torch.zeros(5, 2), torch.zeros(5, 2), samples=0)
+    with pytest.raises(ValueError, match="z must have shape"):
+        cl.log_aggregate_posterior(torch.zeros(3, 4), torch.zeros(5, 2), torch.zeros(5, 2))

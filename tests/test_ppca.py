@@ -112,3 +112,95 @@ def test_log_weights_are_log_p_x_z_plus_log_prior_minus_log_q(setting):
     log_q = MultivariateNormal(m, covariance_matrix=S).log_prob(z)
     torch.testing.assert_close(lw, log_px_z + log_pz - log_q)
 
+
+
+# ---------------------------------------------------------------------------
+# q*: the best member of a family per point, and the two gaps (chapter 4)
+
+@pytest.fixture
+def correlated():
+    """A model whose latent directions are nearly aligned: a strongly correlated posterior."""
+    g = torch.Generator().manual_seed(3)
+    u = torch.randn(6, 1, generator=g, dtype=torch.float64)
+    W = u.repeat(1, 3) + 0.5 * torch.randn(6, 3, generator=g, dtype=torch.float64)
+    model = cl.LinearGaussian(W, torch.randn(6, generator=g, dtype=torch.float64), sigma=0.5)
+    return model, model.sample(40, generator=torch.Generator().manual_seed(4))
+
+
+def test_closed_form_best_diagonal_q_matches_numerical_optimisation(correlated):
+    model, x = correlated
+    m, S = model.best_q(x)
+    fm, fS = cl.fit_q(model, x, family="diagonal")
+    torch.testing.assert_close(fm, m, atol=1e-6, rtol=0)
+    torch.testing.assert_close(fS, torch.diag(torch.diagonal(S)).expand(len(x), 3, 3), atol=1e-6, rtol=0)
+    torch.testing.assert_close(model.elbo(x, fm, fS), model.elbo(x, m, S), atol=1e-9, rtol=0)
+
+
+def test_best_diagonal_q_beats_every_perturbed_diagonal_q(correlated):
+    model, x = correlated
+    m, S = model.best_q(x)
+    best = model.elbo(x, m, S)
+    g = torch.Generator().manual_seed(0)
+    for _ in range(20):
+        dm = 0.1 * torch.randn(m.shape, generator=g, dtype=torch.float64)
+        scale = torch.exp(0.2 * torch.randn(3, generator=g, dtype=torch.float64))
+        assert (model.elbo(x, m + dm, S * torch.diag(scale)) < best).all()
+
+
+def test_approximation_gap_is_hadamard_and_constant(correlated):
+    model, x = correlated
+    m, S = model.best_q(x)
+    gaps = cl.inference_gaps(model, x, m, S)
+    # independent reference: KL(q* || posterior) with torch.distributions
+    pm, pS = model.posterior(x)
+    kl = torch.distributions.kl_divergence(
+        torch.distributions.MultivariateNormal(m, S.expand(len(x), 3, 3)),
+        torch.distributions.MultivariateNormal(pm, pS.expand(len(x), 3, 3)))
+    torch.testing.assert_close(gaps.approximation, kl)
+    precision = torch.linalg.inv(pS)
+    hadamard = 0.5 * (torch.diagonal(precision).log().sum() - torch.logdet(precision))
+    torch.testing.assert_close(gaps.approximation, hadamard.expand(len(x)))
+    assert hadamard > 0.1                                   # a correlated posterior: a real gap
+    torch.testing.assert_close(gaps.amortisation, torch.zeros(len(x), dtype=torch.float64),
+                               atol=1e-10, rtol=0)           # q* itself has no amortisation gap
+
+
+def test_gaps_add_up_are_non_negative_and_match_the_closed_form(correlated):
+    model, x = correlated
+    m, S = model.best_q(x)
+    g = torch.Generator().manual_seed(1)
+    qm = m + 0.3 * torch.randn(m.shape, generator=g, dtype=torch.float64)      # an imperfect encoder
+    v = torch.diagonal(S) * torch.exp(0.5 * torch.randn(len(x), 3, generator=g, dtype=torch.float64))
+    gaps = cl.inference_gaps(model, x, qm, torch.diag_embed(v))
+    torch.testing.assert_close(gaps.approximation + gaps.amortisation, gaps.log_px - gaps.elbo_q)
+    assert (gaps.approximation >= 0).all() and (gaps.amortisation > 0).all()
+    precision = torch.linalg.inv(model.posterior(x)[1])
+    d, r = qm - m, v * torch.diagonal(precision)
+    closed = 0.5 * torch.einsum("bl,lk,bk->b", d, precision, d) + 0.5 * (r - r.log() - 1).sum(-1)
+    torch.testing.assert_close(gaps.amortisation, closed)
+
+
+def test_full_covariance_family_has_no_approximation_gap(correlated):
+    model, x = correlated
+    m, S = model.best_q(x, family="full")
+    gaps = cl.inference_gaps(model, x, m, S, family="full")
+    torch.testing.assert_close(gaps.approximation, torch.zeros(len(x), dtype=torch.float64), atol=1e-10, rtol=0)
+    fm, fS = cl.fit_q(model, x[:10], family="full")        # found numerically too
+    torch.testing.assert_close(model.elbo(x[:10], fm, fS), model.log_marginal(x[:10]), atol=1e-7, rtol=0)
+
+
+def test_orthogonal_columns_give_a_diagonal_posterior_and_no_gap():
+    W = torch.linalg.qr(torch.randn(5, 2, generator=torch.Generator().manual_seed(0),
+                                    dtype=torch.float64))[0] * torch.tensor([2.0, 0.5], dtype=torch.float64)
+    model = cl.LinearGaussian(W, None, 0.3)
+    x = model.sample(10, generator=torch.Generator().manual_seed(1))
+    gaps = cl.inference_gaps(model, x, *model.best_q(x))
+    torch.testing.assert_close(gaps.approximation, torch.zeros(10, dtype=torch.float64), atol=1e-10, rtol=0)
+
+
+def test_family_errors(correlated):
+    model, x = correlated
+    with pytest.raises(ValueError, match="family must be one of"):
+        model.best_q(x, family="banded")
+    with pytest.raises(ValueError, match="family must be one of"):
+        cl.fit_q(model, x, family="banded")
