@@ -77,8 +77,8 @@ def test_no_display_equation_is_wider_than_its_column(equations, width):
 
 
 #: the in-page sliders the chapters must ship (issue 8): chapter 5 (toy VAE),
-#: chapter 6 (conditional VAE) and chapter 7 (faces VAE)
-SLIDERS = {"ch05-vae-interpolation", "ch06-cvae-interpolation", "ch07-attribute-edit"}
+#: chapter 6 (conditional VAE) and chapter 7 (faces VAE); chapter 10's latent traversal (issue 17)
+SLIDERS = {"ch05-vae-interpolation", "ch06-cvae-interpolation", "ch07-attribute-edit", "ch10-traversal"}
 
 READ_CANVAS = """id => { const c = document.querySelector('#' + id + ' .course-slider-canvas');
     return {width: c.width, height: c.height,
