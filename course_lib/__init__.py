@@ -82,6 +82,9 @@ from .pretrain import (
 from .profiles import (
     Budget, get_profile, Profile, profile_name, PROFILES,
 )
+from .tables import (
+    table,
+)
 from .training import (
     batches, evaluate, fit, History, NonFiniteLossError, stepped_lr_epochs, stepped_lr_factor,
 )
@@ -97,12 +100,12 @@ from .widgets import (
 from . import (  # noqa: E402  (the modules themselves, for __all__)
     analysis, architectures, attributes, checkpoints, claims, corruption, cvae, data, disentanglement,
     estimators, export,
-    faces, latent, latent_arithmetic, losses, models, plotting, ppca, pretrain, profiles, training,
-    utils, widgets,
+    faces, latent, latent_arithmetic, losses, models, plotting, ppca, pretrain, profiles, tables,
+    training, utils, widgets,
 )
 
 _MODULES = (analysis, architectures, attributes, checkpoints, claims, corruption, cvae, data,
             disentanglement, estimators, export, faces, latent, latent_arithmetic, losses, models, plotting, ppca,
-            pretrain, profiles, training, utils, widgets)
+            pretrain, profiles, tables, training, utils, widgets)
 #: every module's ``__all__``, and nothing else: a name is public in one place, its module
 __all__ = sorted(name for module in _MODULES for name in module.__all__)
