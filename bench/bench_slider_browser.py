@@ -41,6 +41,7 @@ def main(argv=None) -> int:
             page.goto(f"{base}/chapters/{page_path.name}")
             ids = page.eval_on_selector_all(".course-latent-slider", "els => els.map(e => e.id)")
             for sid in ids:
+                page.locator(f"#{sid}").scroll_into_view_if_needed()  # sliders load when in view
                 page.wait_for_selector(f"#{sid}[data-state=ready]", timeout=120_000)
                 page.evaluate(f"() => {{ window.__courseSliderStats['{sid}'].length = 0; }}")
                 for i in range(MOVES):

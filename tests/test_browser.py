@@ -137,13 +137,21 @@ def test_in_page_sliders_decode_like_pytorch(smoke_site):
         for path in pages:
             page = browser.new_page()
             errors = collect_errors(page, base)
-            page.goto(f"{base}/chapters/{path.name}")
+            ort = []
+            page.on("request", lambda r: ort.append(r.url) if "/vendor/ort/" in r.url else None)
+            page.goto(f"{base}/chapters/{path.name}", wait_until="networkidle")
             ids = page.eval_on_selector_all(".course-latent-slider", "els => els.map(e => e.id)")
+            # issue 15: onnxruntime (14 MB) loads only when a slider comes into view, as a reader scrolls
+            assert not ort, f"{path.name}: onnxruntime requested before any slider is in view: {ort}"
+            states = page.eval_on_selector_all(".course-latent-slider", "els => els.map(e => e.dataset.state)")
+            assert set(states) == {"waiting"}, f"{path.name}: sliders out of view are {states}, not waiting"
             for sid in ids:
                 name = sid.removeprefix("slider-")
                 found.add(name)
                 spec = json.loads((smoke_site / "assets" / f"{name}.json").read_text())
+                page.locator(f"#{sid}").scroll_into_view_if_needed()
                 page.wait_for_selector(f"#{sid}[data-state=ready]", timeout=60_000)
+                assert ort, f"{name}: ready without loading onnxruntime?"
                 shots = []
                 for ref in (spec["reference"], spec["reference_end"]):
                     if ref is spec["reference_end"]:
@@ -159,3 +167,105 @@ def test_in_page_sliders_decode_like_pytorch(smoke_site):
             page.close()
             assert not errors, f"{path.name}: {errors}"
     assert found == SLIDERS, f"sliders in the built book: {sorted(found)}, expected {sorted(SLIDERS)}"
+
+
+WIDGET_VIEW = 'type="application/vnd.jupyter.widget-view+json"'
+
+
+def test_widget_manager_only_on_pages_that_show_widgets(smoke_site):
+    """Issue 15: the widget manager (RequireJS and the HTML manager, ~3.6 MB)
+    loads only on pages that still show a kernel widget; where an in-page
+    slider replaces the widget (chapters 5 and 7) the page loads none of it."""
+    shown, bare = [], []
+    for path in sorted((smoke_site / "chapters").glob("*.html")):
+        text = path.read_text()
+        manager = "vendor/html-manager/embed-amd.js" in text or "vendor/require.js" in text
+        state = "application/vnd.jupyter.widget-state+json" in text
+        if WIDGET_VIEW in text:
+            shown.append(path.stem)
+            assert manager and state, f"{path.name} shows a widget but lacks the widget manager or its state"
+        else:
+            bare.append(path.stem)
+            assert not manager and not state, f"{path.name} shows no widget but loads the widget manager"
+    assert {"05_gaussian_vae_toy", "07_latent_arithmetic"} <= set(bare), bare
+    assert "02_uses_and_limits" in shown, shown
+
+
+@pytest.mark.parametrize("width", [1280, 390])
+def test_static_widgets_say_they_need_a_kernel_and_fit_the_column(smoke_site, width):
+    """Every kernel widget drawn on a page shows the note that it needs a running
+    notebook (course_lib.widgets.static_note), and nothing of it is wider than the
+    text column; its picture is not stretched beyond its own size."""
+    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
+    pytest.importorskip("playwright", reason="playwright-python is not installed: browser tests skipped")
+    from tools.screenshot import collect_errors, open_site
+
+    pages = sorted(p for p in (smoke_site / "chapters").glob("*.html") if WIDGET_VIEW in p.read_text())
+    assert pages
+    problems = []
+    with open_site(smoke_site) as (base, browser):
+        for path in pages:
+            page = browser.new_page(viewport={"width": width, "height": 900})
+            errors = collect_errors(page, base)
+            page.goto(f"{base}/chapters/{path.name}", wait_until="networkidle")
+            n_views = page.locator(f"script[{WIDGET_VIEW}]").count()
+            page.wait_for_function(f"document.querySelectorAll('.course-static-note').length >= {n_views}",
+                                   timeout=60_000)
+            rows = page.evaluate("""() => [...document.querySelectorAll('.widget-vbox')]
+                .filter(b => !b.parentElement.closest('.widget-vbox')).map(b => {
+                const col = b.closest('.cell_output') || b.closest('article');
+                const right = col.getBoundingClientRect().right;
+                const note = b.querySelector('.course-static-note');
+                const nr = note && note.getBoundingClientRect();
+                return {
+                  note: note ? note.innerText.trim() : null,
+                  note_visible: !!note && nr.width > 50 && nr.height > 10 && getComputedStyle(note).display !== 'none',
+                  out: [...b.querySelectorAll('*')].filter(e => e.getBoundingClientRect().width > 0
+                          && e.getBoundingClientRect().right > right + 1).map(e => e.className).slice(0, 3),
+                  stretched: [...b.querySelectorAll('img')].filter(i => i.getBoundingClientRect().width
+                          > i.naturalWidth + 1).map(i => [i.naturalWidth, i.getBoundingClientRect().width]),
+                }; })""")
+            if len(rows) != n_views:
+                problems.append(f"{path.name}: {n_views} widget views, {len(rows)} drawn")
+            for k, r in enumerate(rows):
+                where = f"{path.name} widget {k} @{width}px"
+                if not (r["note_visible"] and "running notebook" in (r["note"] or "")):
+                    problems.append(f"{where}: no visible note that it needs a kernel ({r['note']!r})")
+                if r["out"]:
+                    problems.append(f"{where}: sticks out of the column: {r['out']}")
+                if r["stretched"]:
+                    problems.append(f"{where}: picture stretched (natural, shown): {r['stretched']}")
+            page.close()
+            problems += [f"{path.name}: {e}" for e in errors]
+    assert not problems, "\n".join(problems)
+
+
+def test_page_weight_counts_what_loads_and_what_waits_for_the_reader(tmp_path):
+    """tools/page_weight.py on a two-file site: the file fetched on load counts
+    'on load'; the file fetched when a box at the bottom of a tall page scrolls
+    into view counts only once the page is read to the end."""
+    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
+    pytest.importorskip("playwright", reason="playwright-python is not installed: browser tests skipped")
+    from tools.page_weight import book_pages, measure
+
+    (tmp_path / "assets").mkdir()
+    (tmp_path / "assets" / "now.bin").write_bytes(b"a" * 100_000)
+    (tmp_path / "assets" / "later.bin").write_bytes(b"b" * 50_000)
+    (tmp_path / "page.html").write_text("""<!doctype html><html><head><link rel="icon" href="data:,"></head><body>
+        <div style="height: 5000px">top</div><div id="late">bottom</div>
+        <script>
+        fetch('assets/now.bin');
+        new IntersectionObserver((es) => { if (es[0].isIntersecting) fetch('assets/later.bin'); })
+            .observe(document.getElementById('late'));
+        </script></body></html>""")
+    html_bytes = len((tmp_path / "page.html").read_bytes())
+    assert book_pages(tmp_path) == ["page.html"]
+    [row] = measure(tmp_path, ["page.html"])
+    load, read = row["on_load"], row["read_to_end"]
+    assert load["requests"] == 2 and read["requests"] == 3
+    headers = 1000  # per response, generous
+    assert html_bytes + 100_000 <= load["bytes"] <= html_bytes + 100_000 + 2 * headers
+    assert read["bytes"] - load["bytes"] - 50_000 in range(0, headers)
+    assert read["by_group"]["ONNX decoders"] >= 150_000   # both under assets/

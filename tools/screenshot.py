@@ -95,8 +95,13 @@ def visit(pages, html: Path, out: Path, width: int = 1200) -> dict[str, dict]:
             errors = collect_errors(page, base)
             page.goto(f"{base}/{page_path}", wait_until="networkidle")
             page.wait_for_timeout(1500)  # MathJax typesets after load
-            if page.locator(".course-latent-slider").count():
-                page.wait_for_selector(".course-latent-slider:not([data-state=loading])", timeout=60_000)
+            # in-page sliders load when they scroll into view (book/js/latent_slider.js)
+            sliders = page.locator(".course-latent-slider")
+            for k in range(sliders.count()):
+                sliders.nth(k).scroll_into_view_if_needed()
+                sliders.nth(k).and_(page.locator("[data-state=ready], [data-state=failed]")).wait_for(
+                    timeout=60_000)
+            page.evaluate("window.scrollTo(0, 0)")
             broken = page.eval_on_selector_all(
                 "img", "imgs => imgs.filter(i => !i.complete || i.naturalWidth === 0).map(i => i.src)")
             shot = out / (page_path.replace("/", "_").replace(".html", ".png"))

@@ -4,6 +4,11 @@
  * picker, a slider and a canvas. The decoder runs in the browser with
  * onnxruntime-web (WebAssembly backend, one thread, files served by the book
  * itself). Every decoder input follows a line: input(s) = a + s * b.
+ *
+ * Nothing heavy loads with the page: a slider fetches its spec, onnxruntime
+ * (about 14 MB of WebAssembly, shared by the sliders of a page) and its decoder
+ * only when it comes near the viewport (IntersectionObserver). Until then its
+ * data-state is "waiting"; then "loading", and "ready" or "failed".
  */
 (function () {
   "use strict";
@@ -44,7 +49,7 @@
   function sigmoid(v) { return 1 / (1 + Math.exp(-v)); }
 
   async function setup(root) {
-    if (root.dataset.state) return;
+    if (root.dataset.state && root.dataset.state !== "waiting") return;
     root.dataset.state = "loading";
     if (typeof WebAssembly !== "object") { fail(root, "this browser has no WebAssembly"); return; }
     let spec, ort, session;
@@ -184,8 +189,21 @@
     root.dataset.state = "ready";
   }
 
+  // start loading a little before the slider scrolls into view
+  const observer = typeof IntersectionObserver === "function"
+    ? new IntersectionObserver((entries) => {
+        entries.forEach((entry) => {
+          if (entry.isIntersecting) { observer.unobserve(entry.target); setup(entry.target); }
+        });
+      }, { rootMargin: "300px 0px" })
+    : null;
+
   function initAll() {
-    document.querySelectorAll(".course-latent-slider").forEach((root) => { setup(root); });
+    document.querySelectorAll(".course-latent-slider").forEach((root) => {
+      if (root.dataset.state) return;
+      if (observer) { root.dataset.state = "waiting"; observer.observe(root); }
+      else setup(root);
+    });
   }
   window.CourseLatentSlider = { initAll, setup };
   if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", initAll);
