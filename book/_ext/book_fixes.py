@@ -29,6 +29,8 @@ NOTE_CLASS = "course-static-note"  # course_lib.widgets.STATIC_NOTE_CLASS
 WIDGET_CSS = f"""<style>
 /* the widget's layout hides the note (display: none) in a live notebook; the book shows it */
 .{NOTE_CLASS} {{ display: block !important; max-width: 100%; }}
+/* a widget picture never wider than its box (the widget margins included) */
+.jupyter-widgets.widget-image {{ max-width: calc(100% - 4px) !important; }}
 .{NOTE_CLASS}-text {{ white-space: normal; line-height: 1.45; font-size: 0.9rem; margin: 0.2rem 0 0.5rem;
   padding: 0.45rem 0.75rem; border-left: 4px solid #d9a400; background: #fff8e1; color: #3d3200; }}
 </style>"""
@@ -58,11 +60,15 @@ def _widget_resources(app, pagename, templatename, context, doctree):
     scripts = context.get("script_files")
     if not scripts:
         return
+    nb_config = getattr(getattr(app, "env", None), "mystnb_config", None)
     manager = set(getattr(app.config, "nb_ipywidgets_js", None) or ())
+    manager |= set(getattr(nb_config, "ipywidgets_js", None) or ())
+    names = tuple(str(m).rsplit("/", 1)[-1] for m in manager) or ("require.js", "embed-amd.js")
 
     def is_widget_js(js) -> bool:
         attributes = getattr(js, "attributes", {}) or {}
-        return getattr(js, "filename", None) in manager or attributes.get("type") == WIDGET_STATE
+        filename = str(getattr(js, "filename", None) or "")
+        return (bool(filename) and filename.endswith(names)) or attributes.get("type") == WIDGET_STATE
 
     if not any(is_widget_js(js) for js in scripts):
         return
