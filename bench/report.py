@@ -181,6 +181,43 @@ def sliders_section(w: dict | None, br: dict | None) -> str:
     return s
 
 
+def page_weight_section(w: dict | None) -> str:
+    s = "## Page weight\n\n"
+    if not w:
+        return s + _missing("the bytes each page downloads",
+                            "python tools/page_weight.py --out bench/results/page_weight.json")
+    mb = lambda n: f"{n / 1e6:.1f} MB"  # noqa: E731
+    base = {r["page"]: r for r in (w.get("baseline") or {}).get("pages", [])}
+    s += ("What a reader's browser downloads for each page, with an empty cache, served without "
+          "compression (a host that gzips text sends less): *on load* with the page opened at its "
+          "top, *read to the end* after scrolling to its bottom, which loads what waits until it is "
+          "in view (the in-page sliders' onnxruntime, about 14 MB). The widget manager loads only on "
+          "pages that show a kernel widget. The two 'of which' columns split the *read to the end* total. "
+          "Measured by `tools/page_weight.py` in headless Chromium.\n\n")
+    header = ["page", "on load", "read to the end", "of which onnxruntime", "of which widget manager"]
+    if base:
+        header += ["before: on load", "before: read to the end"]
+    rows = []
+    for r in w["pages"]:
+        if not r["page"].startswith("chapters/"):
+            continue
+        groups = r["read_to_end"]["by_group"]
+        row = [r["page"].removeprefix("chapters/").removesuffix(".html"), mb(r["on_load"]["bytes"]),
+               mb(r["read_to_end"]["bytes"]), mb(groups.get("onnxruntime", 0)), mb(groups.get("widget manager", 0))]
+        if base:
+            b = base.get(r["page"])
+            row += [mb(b["on_load"]["bytes"]), mb(b["read_to_end"]["bytes"])] if b else ["-", "-"]
+        rows.append(row)
+    s += _table(header, rows) + "\n"
+    others = [r["read_to_end"]["bytes"] for r in w["pages"] if not r["page"].startswith("chapters/")]
+    if others:
+        s += f"\nThe other {len(others)} pages: {mb(min(others))} to {mb(max(others))} each.\n"
+    s += f"\nMeasured {w['measured']} on {w.get('label') or w.get('site', 'a built book')}"
+    if base:
+        s += f"; *before*: {w['baseline'].get('label') or w['baseline'].get('measured')}"
+    return s + ".\n"
+
+
 def gpu_section(g: dict | None) -> str:
     s = "## On a GPU\n\n"
     if not g:
@@ -211,6 +248,7 @@ def render(results: Path) -> str:
                       chapters_section(_load(results, "chapters-smoke"), builds),
                       training_section(_load(results, "training")),
                       sliders_section(_load(results, "widgets"), _load(results, "browser")),
+                      page_weight_section(_load(results, "page_weight")),
                       gpu_section(_load(results, "gpu"))])
 
 

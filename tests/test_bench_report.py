@@ -16,7 +16,7 @@ MACHINE = {"cpu": "Test CPU", "cores": 2, "memory_gb": 24.0, "python": "3.11", "
 def test_missing_results_say_how_to_measure_them(tmp_path):
     text = report.render(tmp_path)
     for command in ("bench/bench_builds.py", "bench/bench_chapters.py", "bench/bench_training.py",
-                    "bench/bench_widgets.py", "bench/bench_slider_browser.py"):
+                    "bench/bench_widgets.py", "bench/bench_slider_browser.py", "tools/page_weight.py"):
         assert f"`python {command}" in text
 
 
@@ -64,3 +64,20 @@ def test_gpu_section_says_it_was_not_run_and_then_shows_the_check(tmp_path):
     assert "| 01_a | passed (9 s) | passed | 2.0 min | 4321 MB |" in text
     assert "| 02_b | failed | stopped by the time budget after 300 s | - | - |" in text
     assert "GPU Test GPU 80GB" in text and "11 minutes" in text
+
+
+def test_page_weight_section_shows_each_chapter_before_and_after(tmp_path):
+    def page(name, load, read, ort=0):
+        return {"page": name, "on_load": {"bytes": load, "by_group": {}},
+                "read_to_end": {"bytes": read, "by_group": {"onnxruntime": ort, "widget manager": 3_870_000}}}
+
+    (tmp_path / "page_weight.json").write_text(json.dumps({
+        "machine": MACHINE, "measured": "today", "label": "smoke build of abc1234",
+        "pages": [page("chapters/05_x.html", 4_990_000, 19_400_000, ort=14_310_000),
+                  page("book/intro.html", 1, 3_780_000)],
+        "baseline": {"label": "smoke build of 0000000", "measured": "yesterday",
+                     "pages": [page("chapters/05_x.html", 22_720_000, 22_720_000)]}}))
+    text = report.render(tmp_path)
+    assert "| 05_x | 5.0 MB | 19.4 MB | 14.3 MB | 3.9 MB | 22.7 MB | 22.7 MB |" in text
+    assert "The other 1 pages: 3.8 MB to 3.8 MB each." in text
+    assert "smoke build of abc1234; *before*: smoke build of 0000000" in text
