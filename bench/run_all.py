@@ -34,6 +34,8 @@ def main() -> int:
         site = ROOT / "_build" / "smoke" / "html"
     if shutil.which("chromium") or shutil.which("chromium-browser"):
         step("bench/bench_slider_browser.py", "--html", str(site))
+        step("tools/page_weight.py", "--html", str(site), "--out", "bench/results/page_weight.json",
+             "--label", f"the book in {site.relative_to(ROOT)}")
     else:
         print("Chromium is not installed: in-browser slider latency not measured (apt-get install chromium)")
     if os.environ.get("BENCH_BUILDS") == "1":
