@@ -5,7 +5,7 @@ concepts, so the tests and the chapters call them without any widget.
 
 In the rendered book these widgets are pictures of their saved state: there is
 no kernel behind the controls. Every widget therefore carries a note saying so
-(:func:`static_note`), hidden wherever the book's stylesheet is absent (a live
+(:func:`_static_note`), hidden wherever the book's stylesheet is absent (a live
 notebook) and shown by the book (``book/_ext/book_fixes.py``)."""
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # annotations only: the module imports torch and ipywidgets w
     import torch
     from torch import nn
 
-__all__ = ["figure_widget", "static_note", "ae_interpolation_widget", "denoising_widget", "interpolation_widget",
+__all__ = ["figure_widget", "ae_interpolation_widget", "denoising_widget", "interpolation_widget",
            "temperature_widget", "attribute_edit_widget"]
 
 
@@ -34,7 +34,7 @@ STATIC_NOTE_TEXT = ("This widget needs a running notebook: on this page its cont
                     "(the rocket icon) at the top of the page to move them.")
 
 
-def static_note() -> widgets.HTML:
+def _static_note() -> widgets.HTML:
     """The note every kernel widget carries for the static book: hidden (``display: none``)
     in a live notebook, where the widget works; the book's stylesheet shows it."""
     import ipywidgets as widgets
@@ -96,7 +96,7 @@ def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
     rows instead of leaving the column, their labels take the width they need,
     and the picture is shown at its own size (never stretched; shrunk only to
     fit a narrow screen). With ``note`` (the default) the box starts with
-    :func:`static_note`; a widget that puts this box inside another one passes
+    :func:`_static_note`; a widget that puts this box inside another one passes
     ``note=False`` and adds the note itself.
 
     The picture is rendered to PNG and shown in an ``ipywidgets.Image`` rather
@@ -112,7 +112,7 @@ def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
         if "description_width" in getattr(getattr(control, "style", None), "keys", ()):
             control.style.description_width = "initial"   # the label's own width: never clipped
     image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%", height="auto"))
-    children = [static_note()] if note else []
+    children = [_static_note()] if note else []
     children += [widgets.HTML(f"<b>{title}</b>")] if title else []
     row = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
     box = widgets.VBox(children + [row, image])
@@ -177,7 +177,7 @@ def interpolation_widget(model: nn.Module, x: torch.Tensor, y: torch.Tensor, cla
 
     button.on_click(random_pair)
     box = figure_widget(draw, {"class0": c0, "index0": i0, "class1": c1, "index1": i1, "t": t}, note=False)
-    root = widgets.VBox([static_note(), button, box])
+    root = widgets.VBox([_static_note(), button, box])
     root.controls, root.image, root.button = box.controls, box.image, button
     return root
 

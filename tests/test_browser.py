@@ -194,7 +194,7 @@ def test_widget_manager_only_on_pages_that_show_widgets(smoke_site):
 @pytest.mark.parametrize("width", [1280, 390])
 def test_static_widgets_say_they_need_a_kernel_and_fit_the_column(smoke_site, width):
     """Every kernel widget drawn on a page shows the note that it needs a running
-    notebook (course_lib.widgets.static_note), and nothing of it is wider than the
+    notebook (course_lib.widgets._static_note), and nothing of it is wider than the
     text column; its picture is not stretched beyond its own size."""
     if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
         pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")

@@ -149,3 +149,59 @@ def test_hide_and_remove_tags_are_ones_myst_nb_knows(path):
     tags = {t for c in json.loads(path.read_text())["cells"] for t in c["metadata"].get("tags", [])}
     unknown = sorted(t for t in tags if t.startswith(("hide", "remove")) and f'"{t}"' not in known)
     assert not unknown, f"{path.name}: tags myst-nb does not act on: {unknown}"
+
+
+def _figure_cells_that_display_more(nb: dict) -> list[int]:
+    """Cells whose figure metadata (``mystnb.figure``: caption and label) would be
+    attached to something other than the figure: a cell that also calls
+    ``display(...)`` has several rich outputs, myst-nb wraps each in the labelled
+    figure and Sphinx sees the label twice (and drops it)."""
+    return [i for i, cell in enumerate(nb["cells"])
+            if cell["cell_type"] == "code"
+            and "figure" in cell["metadata"].get("mystnb", {})
+            and "display(" in "".join(cell["source"])]
+
+
+def _rich_results_left_mid_cell(nb: dict) -> list[str]:
+    """'cell C: name' for each call of ``cl.show_source`` or ``cl.table`` (or a
+    widget factory) standing as a bare statement before a cell's last one: Jupyter
+    shows only the last expression's value, so the result is silently lost."""
+    import ast
+
+    lost = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code":
+            continue
+        code = "\n".join(line for line in "".join(cell["source"]).splitlines()
+                         if not line.lstrip().startswith(("%", "!")))
+        for stmt in ast.parse(code).body[:-1]:
+            if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+                name = ast.unparse(stmt.value.func)
+                if name in ("cl.show_source", "cl.table") or name.endswith("_widget"):
+                    lost.append(f"cell {i}: {name}")
+    return lost
+
+
+def test_the_display_checks_find_what_they_look_for():
+    fig_meta = {"mystnb": {"figure": {"name": "fig-x", "caption": "x"}}}
+    nb = {"cells": [
+        {"cell_type": "code", "metadata": fig_meta, "source": ["display(t)\nplt.plot(x)\n"]},
+        {"cell_type": "code", "metadata": fig_meta, "source": ["plt.plot(x)\n"]},
+        {"cell_type": "code", "metadata": {},
+         "source": ["%matplotlib inline\ncl.show_source(f)\nx = 1\ncl.table(r, c)\n"]},
+    ]}
+    assert _figure_cells_that_display_more(nb) == [0]
+    assert _rich_results_left_mid_cell(nb) == ["cell 2: cl.show_source"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_figure_cells_show_only_their_figure(path):
+    bad = _figure_cells_that_display_more(json.loads(path.read_text()))
+    assert not bad, (f"{path.name}: figure cells {bad} also display a table or widget; "
+                     "move it to a cell of its own")
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_no_rich_result_is_dropped_mid_cell(path):
+    bad = _rich_results_left_mid_cell(json.loads(path.read_text()))
+    assert not bad, f"{path.name}: wrap these in display(...) or make them last: {bad}"
