@@ -194,20 +194,32 @@ def _posterior_params(mu: torch.Tensor, logvar: torch.Tensor) -> tuple[torch.Ten
 
 
 def log_aggregate_posterior(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
-                            chunk: int = 128) -> torch.Tensor:
+                            chunk: int = 1024) -> torch.Tensor:
     r"""Log density of the aggregate posterior of a data set at the codes ``z`` (M, L):
     the mixture of the N posteriors :math:`q(z \mid x_n) = \mathcal{N}(\mu_n, \mathrm{diag}\,\sigma_n^2)`
     given by ``mu``, ``logvar`` (N, L),
 
     .. math:: \log q(z) = \log \frac1N \sum_{n=1}^{N} q(z \mid x_n),
 
-    computed with the log-sum-exp over ``chunk`` codes at a time. Returns (M,), float64 on the CPU."""
+    computed with the log-sum-exp over ``chunk`` codes at a time. The (M, N) matrix
+    of component log densities comes from two matrix products, by expanding the
+    square: :math:`\sum_l (z_l - \mu_{nl})^2/\sigma_{nl}^2 = z^2 \cdot \sigma_n^{-2}
+    - 2 z \cdot (\mu_n/\sigma_n^2) + \sum_l \mu_{nl}^2/\sigma_{nl}^2` (float64 keeps the
+    cancellation harmless), instead of an (M, N, L) tensor. Returns (M,), float64 on the CPU."""
     mu, logvar = _posterior_params(mu, logvar)
     z = z.detach().cpu().double()
     if z.dim() != 2 or z.shape[1] != mu.shape[1]:
         raise ValueError(f"z must have shape (M, {mu.shape[1]}), got {tuple(z.shape)}")
-    out = [torch.logsumexp(log_normal_diag(z[i:i + chunk, None, :], mu[None], logvar[None]), dim=1)
-           for i in range(0, len(z), chunk)]                          # each (chunk, N) -> (chunk,)
+    precision = (-logvar).exp()                                         # (N, L) 1 / sigma^2
+    weighted_mu = mu * precision
+    # the part of each component's log density that does not depend on z, (N,)
+    const = -0.5 * (mu.shape[1] * math.log(2 * math.pi) + logvar.sum(1)
+                    + (mu * weighted_mu).sum(1))
+    out = []
+    for i in range(0, len(z), chunk):
+        zc = z[i:i + chunk]
+        quad = zc.pow(2) @ precision.T - 2 * zc @ weighted_mu.T         # (chunk, N)
+        out.append(torch.logsumexp(const - 0.5 * quad, dim=1))         # (chunk,)
     return torch.cat(out) - math.log(len(mu))
 
 

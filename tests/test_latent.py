@@ -264,6 +264,21 @@ def test_log_aggregate_posterior_against_torch_mixture():
     torch.testing.assert_close(cl.log_aggregate_posterior(z, mu, logvar, chunk=7), mixture.log_prob(z.double()))
 
 
+def test_log_aggregate_posterior_keeps_its_precision_for_sharp_posteriors():
+    """The expanded square cancels large terms when sigma is tiny: codes drawn from
+    posteriors with sigma = e^-6 (precision 1.6e5) still match torch's mixture."""
+    from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
+
+    g = torch.Generator().manual_seed(1)
+    mu = 3 * torch.randn(200, 6, generator=g, dtype=torch.float64)
+    logvar = torch.full((200, 6), -12.0, dtype=torch.float64)
+    z = mu[:40] + (0.5 * logvar[:40]).exp() * torch.randn(40, 6, generator=g, dtype=torch.float64)
+    mixture = MixtureSameFamily(Categorical(torch.ones(200, dtype=torch.float64)),
+                                Independent(Normal(mu, (0.5 * logvar).exp()), 1))
+    torch.testing.assert_close(cl.log_aggregate_posterior(z, mu, logvar), mixture.log_prob(z),
+                               rtol=1e-9, atol=1e-6)
+
+
 def _grid_terms(mu, sd):
     """Independent reference for a 1-D aggregate posterior of a few points: the three
     terms of the identity by numerical integration on a fine grid."""
