@@ -137,6 +137,25 @@ def _title_above(fig: Figure, title: str | None) -> float:
     return _inches([text], "height") + 0.08
 
 
+def _reused_axes(fig: Figure, n: int, name: str) -> list[Axes]:
+    """The ``n`` axes of ``fig``, a figure that ``name`` drew before and now updates
+    in place (what a slider does: see :func:`course_lib.figure_widget`)."""
+    if len(fig.axes) != n:
+        raise ValueError(f"{name}: fig has {len(fig.axes)} axes where this figure has {n}; pass the figure "
+                         "it returned before, for the same arguments but the moving ones")
+    return fig.axes
+
+
+def _tight_layout_afresh(fig: Figure) -> None:
+    """``fig.tight_layout()`` as on a new figure. tight_layout starts from where the
+    axes are: a second call, on a figure already laid out, can land elsewhere (a
+    title wider than its axes pulls the margins differently), so the subplot
+    parameters go back to the defaults first."""
+    fig.subplots_adjust(**{k: plt.rcParams[f"figure.subplot.{k}"]
+                           for k in ("left", "right", "bottom", "top", "wspace", "hspace")})
+    fig.tight_layout()
+
+
 def scatter2d(points: torch.Tensor | np.ndarray, *, overlay: torch.Tensor | np.ndarray | None = None, labels: Sequence[str] = ("data", "model"),
               c: np.ndarray | torch.Tensor | None = None, title: str | None = None, xlabel: str = "$x_1$", ylabel: str = "$x_2$",
               ax: Axes | None = None, s: float = 2.0, lims: tuple[float, float] | None = (-2.5, 2.5)) -> Figure:
@@ -168,13 +187,15 @@ def scatter2d(points: torch.Tensor | np.ndarray, *, overlay: torch.Tensor | np.n
 
 def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, row_labels: Sequence[str] | None = None,
                col_labels: Sequence[str] | None = None, title: str | None = None,
-               cell: float = 0.9, cmap: str = "gray") -> Figure:
+               cell: float = 0.9, cmap: str = "gray", fig: Figure | None = None) -> Figure:
     """A grid of images (N, C, H, W) or (N, H, W) with values in [0, 1].
 
     ``nrow`` rows (default: one row per label in ``row_labels``, else a square
     grid); images fill the grid row by row, ``cell`` inches wide at most: less
     where the grid would be wider than the text column, so that the labels keep
-    the course's font size on the page.
+    the course's font size on the page. Given ``fig``, a grid this function drew
+    before with as many images, the images, labels and title are updated in it
+    (and the grid laid out again for the new labels) instead of drawing a new figure.
     """
     x = _np(images)
     if x.ndim == 4:
@@ -187,14 +208,19 @@ def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, ro
     if nrow is None:
         nrow = len(row_labels) if row_labels is not None else int(np.ceil(np.sqrt(n)))
     ncol = int(np.ceil(n / nrow))
-    fig, axes = plt.subplots(nrow, ncol, squeeze=False)
-    for i, ax in enumerate(axes.flat):
-        ax.set_xticks([])
-        ax.set_yticks([])
-        for spine in ax.spines.values():
-            spine.set_visible(False)
-        if i < n:
-            ax.imshow(np.clip(x[i], 0, 1), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    if fig is None:
+        fig, axes = plt.subplots(nrow, ncol, squeeze=False)
+        for i, ax in enumerate(axes.flat):
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if i < n:
+                ax.imshow(np.clip(x[i], 0, 1), cmap=cmap, vmin=0, vmax=1, interpolation="nearest")
+    else:
+        axes = np.array(_reused_axes(fig, nrow * ncol, "image_grid")).reshape(nrow, ncol)
+        for ax, img in zip(axes.flat, x):
+            ax.images[0].set_data(np.clip(img, 0, 1))
     if row_labels is not None:
         for ax, label in zip(axes[:, 0], row_labels):
             ax.set_ylabel(label, rotation=0, ha="right", va="center")
@@ -245,11 +271,13 @@ def plot_history(history: History | Sequence[Mapping[str, float]], keys: Sequenc
 
 def image_mosaic(images: torch.Tensor | np.ndarray, *, row_labels: Sequence[str] | None = None,
                  col_labels: Sequence[str] | None = None, title: str | None = None,
-                 cell: float = 0.55, gap: int = 2, ax: Axes | None = None) -> Figure:
+                 cell: float = 0.55, gap: int = 2, ax: Axes | None = None, fig: Figure | None = None) -> Figure:
     """A grid of images (R, C, 1, H, W) or (R, C, H, W) in [0, 1] drawn as *one*
     picture with labelled rows and columns, ``cell`` inches per image at most (less
     where it would be wider than the text column). Much faster to redraw than one
-    axes per image (:func:`image_grid`), which matters under a slider."""
+    axes per image (:func:`image_grid`), which matters under a slider. Given
+    ``fig``, a mosaic this function drew before with the same labels, the picture
+    and title are updated in it instead of drawing a new figure."""
     x = _np(images)
     if x.ndim == 5:
         x = x[:, :, 0]
@@ -260,6 +288,11 @@ def image_mosaic(images: torch.Tensor | np.ndarray, *, row_labels: Sequence[str]
     for r in range(R):
         for c in range(C):
             canvas[r * (H + gap):r * (H + gap) + H, c * (W + gap):c * (W + gap) + W] = x[r, c]
+    if fig is not None:
+        ax = _reused_axes(fig, 1, "image_mosaic")[0]
+        ax.images[0].set_data(np.clip(canvas, 0, 1))
+        ax.set_title(title or "")
+        return fig
     own = ax is None
     fig, ax = plt.subplots() if own else (ax.figure, ax)
     ax.imshow(np.clip(canvas, 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest")
@@ -293,41 +326,66 @@ def image_mosaic(images: torch.Tensor | np.ndarray, *, row_labels: Sequence[str]
 # ---------------------------------------------------------------------------
 # Figures behind the chapters' sliders (course_lib.widgets wires controls to them)
 
-def q_vs_posterior_figure(mu: float, sigma: float, **model) -> Figure:
+def q_vs_posterior_figure(mu: float, sigma: float, fig: Figure | None = None, **model) -> Figure:
     """Figure for :func:`q_posterior_terms`: the densities of q, the exact
-    posterior and the prior, with log p(x), the ELBO and both KLs in the title."""
+    posterior and the prior, with log p(x), the ELBO and both KLs in the title.
+    Given ``fig``, one this function drew before for the same ``model``, its
+    curves, axis limits and texts are updated for the new ``mu`` and ``sigma``."""
     from .ppca import q_posterior_terms
 
     t = q_posterior_terms(mu, sigma, **model)
-    fig, ax = plt.subplots(figsize=(6.4, 3.4))
-    ax.plot(t["z"], t["posterior"], color="black", lw=2, label="posterior $p(z \\mid x)$")
-    ax.plot(t["z"], t["prior"], color="gray", ls=":", label="prior $p(z)$")
-    ax.fill_between(t["z"], t["q"], color="tab:orange", alpha=0.35)
-    ax.plot(t["z"], t["q"], color="tab:orange", label=f"$q = \\mathcal{{N}}({mu:.2f}, {sigma:.2f}^2)$")
-    ax.set(xlabel="$z$", ylabel="density")
+    q_label = f"$q = \\mathcal{{N}}({mu:.2f}, {sigma:.2f}^2)$"
+    if fig is None:
+        fig, ax = plt.subplots(figsize=(6.4, 3.4))
+        ax.plot(t["z"], t["posterior"], color="black", lw=2, label="posterior $p(z \\mid x)$")
+        ax.plot(t["z"], t["prior"], color="gray", ls=":", label="prior $p(z)$")
+        ax.fill_between(t["z"], t["q"], color="tab:orange", alpha=0.35)
+        ax.plot(t["z"], t["q"], color="tab:orange", label=q_label)
+        ax.set(xlabel="$z$", ylabel="density")
+        plt.close(fig)
+    else:   # the same artists, moved: the grid z follows mu and sigma
+        ax = _reused_axes(fig, 1, "q_vs_posterior_figure")[0]
+        posterior, prior, q = ax.lines
+        for line, key in ((posterior, "posterior"), (prior, "prior"), (q, "q")):
+            line.set_data(t["z"], t[key])
+        q.set_label(q_label)
+        ax.collections[0].set_data(t["z"], t["q"], 0)      # the filled area under q
+        ax.relim()                                         # relim leaves collections out:
+        ax.update_datalim(ax.collections[0].get_datalim(ax.transData))   # add the area back
+        ax.autoscale_view()
     ax.set_title(f"log p(x) = {t['log_px']:.3f}   ELBO = {t['elbo']:.3f}   "
                  f"KL(q||posterior) = {t['kl_post']:.3f}\nE_q log p(x|z) = {t['recon']:.3f}   "
                  f"KL(q||prior) = {t['kl_prior']:.3f}", fontsize=9.5)
     ax.legend(loc="upper left")
-    fig.tight_layout()
-    plt.close(fig)
+    _tight_layout_afresh(fig)       # the tick labels change with the limits
     return fig
 
 
 def interpolation_figure(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t: float,
-                       data: torch.Tensor | None = None, n_path: int = 100) -> Figure:
+                         data: torch.Tensor | None = None, n_path: int = 100, fig: Figure | None = None) -> Figure:
     """The decoded interpolation between x0 and x1 at ``t``. For 2-D data: the data (grey),
     the decoded path for t in [0, 1] (black), the straight segment between the
     end points (dashed) and the decoded point at ``t`` (red). For images: x0,
-    the decoded image at ``t``, x1, and the pixel-space blend at ``t``."""
+    the decoded image at ``t``, x1, and the pixel-space blend at ``t``.
+
+    Given ``fig``, one this function drew before for the same model, end points
+    and data, only what depends on ``t`` is redrawn in it (the red point and its
+    legend entry; the two middle images and their titles): what a slider does."""
     from .latent import interpolate
 
     if not 0.0 <= t <= 1.0:
         raise ValueError(f"t must lie in [0, 1], got {t}")
     x0c, x1c = x0.detach().cpu(), x1.detach().cpu()
     if tuple(model.input_shape) == (2,):
-        path = interpolate(model, x0, x1, np.linspace(0, 1, n_path)).numpy()
         point = interpolate(model, x0, x1, [t])[0].numpy()
+        label = f"$\\hat{{x}}(t)$, t = {t:.2f}"
+        if fig is not None:
+            ax = _reused_axes(fig, 1, "interpolation_figure")[0]
+            ax.collections[-1].set_offsets([point])            # the red point, drawn last
+            ax.collections[-1].set_label(label)
+            ax.legend(loc="lower left")
+            return fig
+        path = interpolate(model, x0, x1, np.linspace(0, 1, n_path)).numpy()
         fig, ax = plt.subplots(figsize=(4.8, 4.8))
         if data is not None:
             d = data.detach().cpu().numpy() if hasattr(data, "detach") else np.asarray(data)
@@ -336,7 +394,7 @@ def interpolation_figure(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t
         ax.plot(*np.stack([x0c.numpy(), x1c.numpy()]).T, "k--", lw=0.8, label="straight line in data space")
         ax.scatter(*x0c.numpy(), s=60, c="tab:blue", label="$x_0$", zorder=3)
         ax.scatter(*x1c.numpy(), s=60, c="tab:green", label="$x_1$", zorder=3)
-        ax.scatter(*point, s=60, c="tab:red", marker="X", label=f"$\\hat{{x}}(t)$, t = {t:.2f}", zorder=4)
+        ax.scatter(*point, s=60, c="tab:red", marker="X", label=label, zorder=4)
         ax.set(xlabel="$x_1$", ylabel="$x_2$", xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal")
         ax.legend(loc="lower left")
     else:
@@ -344,6 +402,13 @@ def interpolation_figure(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t
         blend = (1 - t) * x0c + t * x1c
         panels = [(x0c, "$x_0$"), (x_t, f"decoded, t = {t:.2f}"), (x1c, "$x_1$"),
                   (blend, f"pixel blend, t = {t:.2f}")]
+        if fig is not None:
+            axes = _reused_axes(fig, 4, "interpolation_figure")
+            for i in (1, 3):                                    # the panels that move with t
+                img, label = panels[i]
+                axes[i].images[0].set_data(img.reshape(img.shape[-2:]).numpy())
+                axes[i].set_title(label)
+            return fig
         fig, axes = plt.subplots(1, 4, figsize=(COLUMN_IN, 2.1))
         for ax, (img, label) in zip(axes, panels):
             ax.imshow(img.reshape(img.shape[-2:]).numpy(), cmap="gray", vmin=0, vmax=1)
@@ -355,11 +420,12 @@ def interpolation_figure(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t
 
 
 def denoising_figure(models: dict[str, nn.Module], x: torch.Tensor, kind: str, strength: float,
-                   seed: int = 0) -> Figure:
+                     seed: int = 0, fig: Figure | None = None) -> Figure:
     """Rows: the clean images ``x`` (B, C, H, W), the corrupted ones, and the
     output of each model in ``models`` (name -> autoencoder) given the corrupted
     images; the mean squared error per image of each row against ``x`` is in
-    its label."""
+    its label. Given ``fig``, one this function drew before for the same models
+    and images, it is updated in place (see :func:`image_grid`)."""
     from .corruption import denoise
 
     xc = x.detach().cpu()
@@ -372,7 +438,7 @@ def denoising_figure(models: dict[str, nn.Module], x: torch.Tensor, kind: str, s
         rows.append((x_hat, f"{name}\nerror {(x_hat - xc).pow(2).flatten(1).sum(1).mean():.1f}"))
     return image_grid(torch.cat([imgs.reshape(xc.shape) for imgs, _ in rows]), nrow=len(rows),
                       row_labels=[label for _, label in rows], cell=0.8,
-                      title=f"{kind}, strength {strength:.2f} (squared error per image)")
+                      title=f"{kind}, strength {strength:.2f} (squared error per image)", fig=fig)
 
 
 def interpolation_picture(strip: np.ndarray, ts: Sequence[float] | np.ndarray, frame: np.ndarray, t: float, *,
@@ -408,36 +474,41 @@ def interpolation_picture(strip: np.ndarray, ts: Sequence[float] | np.ndarray, f
 
 
 def temperature_figure(model: nn.Module, eps: torch.Tensor, temperature: float,
-                       class_names: Sequence[str]) -> Figure:
+                       class_names: Sequence[str], fig: Figure | None = None) -> Figure:
     """Samples ``decode(T * eps, y)`` for every class (rows) and the fixed noise
-    vectors ``eps`` (S, L) (columns), as one mosaic."""
+    vectors ``eps`` (S, L) (columns), as one mosaic; given ``fig``, one this
+    function drew before, the mosaic is updated in it (see :func:`image_mosaic`)."""
     from .cvae import temperature_samples
 
     images = temperature_samples(model, eps, temperature)
-    return image_mosaic(images, row_labels=list(class_names), title=f"temperature T = {temperature:.2f}")
+    return image_mosaic(images, row_labels=list(class_names), title=f"temperature T = {temperature:.2f}", fig=fig)
 
 
 def edit_figure(model: nn.Module, x: torch.Tensor, vectors: Mapping[str, torch.Tensor],
-                alphas: Mapping[str, float]) -> Figure:
+                alphas: Mapping[str, float], fig: Figure | None = None) -> Figure:
     r"""Faces ``x`` (B, C, H, W) reconstructed from their mean codes (top row) and
     decoded from :math:`\mu(x) + \sum_k \alpha_k z_k` (bottom row), where
     ``vectors`` maps names to attribute vectors (L,) and ``alphas`` maps the same
-    names to coefficients."""
+    names to coefficients. Given ``fig``, one this function drew before for the
+    same faces, it is updated in place (see :func:`image_grid`)."""
     from .latent_arithmetic import edit_many
 
     zero = {name: 0.0 for name in vectors}
     images = edit_many(model, x, vectors, [zero, dict(alphas)])
     label = ", ".join(f"{k}={float(a):+.2f}" for k, a in alphas.items())
     return image_grid(images.flatten(0, 1).cpu(), nrow=2,
-                      row_labels=["reconstruction", "edited"], title=label, cell=0.8)
+                      row_labels=["reconstruction", "edited"], title=label, cell=0.8, fig=fig)
 
 
-def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samples: int = 16) -> Figure:
+def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samples: int = 16,
+                           fig: Figure | None = None) -> Figure:
     """The beta picker's picture: prior samples of the model trained with ``beta``
     (left) and its point on the rate/distortion curve of all models (right).
 
     ``results[beta]`` holds ``"rate"`` (KL, nats), ``"distortion"`` (-log p(x|z),
-    nats) and ``"samples"`` (n, 1, 28, 28) in [0, 1]. Returns a Figure."""
+    nats) and ``"samples"`` (n, 1, 28, 28) in [0, 1]. Returns a Figure; given
+    ``fig``, one this function drew before for the same ``results``, the samples,
+    the marked point and the texts are updated in it."""
     if beta not in results:
         raise KeyError(f"no model for beta={beta}; trained betas: {sorted(results)}")
     betas = sorted(results)
@@ -449,6 +520,15 @@ def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samp
     for i, im in enumerate(imgs):
         r, c = divmod(i, side)
         grid[r * 29:r * 29 + 28, c * 29:c * 29 + 28] = im
+    i = betas.index(beta)
+    if fig is not None:
+        ax0, ax1 = _reused_axes(fig, 2, "rate_distortion_figure")
+        ax0.images[0].set_data(grid)
+        ax0.set_title(f"samples, beta = {beta:g}")
+        ax1.lines[1].set_data([rate[i]], [dist[i]])         # the marked model
+        ax1.lines[1].set_label(f"beta = {beta:g}")
+        ax1.legend()
+        return fig
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(COLUMN_IN, 3.4), gridspec_kw={"width_ratios": [1, 1.4]})
     ax0.imshow(grid, cmap="gray", vmin=0, vmax=1)
     ax0.set_axis_off()
@@ -456,7 +536,6 @@ def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samp
     ax1.plot(rate, dist, "o-", color="0.6", label="trained models")
     for b, r, d in zip(betas, rate, dist):
         ax1.annotate(f"{b:g}", (r, d), textcoords="offset points", xytext=(4, 4))
-    i = betas.index(beta)
     ax1.plot(rate[i], dist[i], "o", color="C3", ms=11, label=f"beta = {beta:g}")
     ax1.set_xlabel("rate R = KL(q(z|x) || p(z)) [nats]")
     ax1.set_ylabel("distortion Δ = -E log p(x|z) [nats]")

@@ -1,6 +1,7 @@
 """The kernel-side widgets: each wires ipywidgets controls to a drawing
 function of :mod:`course_lib.plotting`, which returns a matplotlib Figure or
-an RGB picture, and only redraws. The computations they show live with their
+an RGB picture, and only redraws: a slider move updates the artists of one
+reused Figure in place (see :func:`figure_widget`). The computations they show live with their
 concepts, so the tests and the chapters call them without any widget.
 
 In the rendered book these widgets are pictures of their saved state: there is
@@ -54,22 +55,67 @@ def _png(picture) -> tuple[bytes, int]:
 
     import numpy as np
 
-    buf = io.BytesIO()
     if isinstance(picture, Figure):
-        # tight: labels that stick out of the axes (row names of an image grid) are kept
-        picture.savefig(buf, format="png", bbox_inches="tight")
-        png = buf.getvalue()
-        saved_dpi = _savefig_dpi(picture)
-        width_px = int.from_bytes(png[16:20], "big")       # IHDR: width, height (big-endian)
-        return png, round(width_px * picture.dpi / saved_dpi)
+        return _figure_png(picture)
     arr = np.asarray(picture)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError("draw must return a matplotlib Figure or an RGB picture (H, W, 3) of uint8, "
                          f"got {type(picture).__name__} {getattr(arr, 'dtype', '')} {getattr(arr, 'shape', '')}")
     from PIL import Image
 
+    buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="png", compress_level=1)
     return buf.getvalue(), arr.shape[1]
+
+
+def _figure_png(fig: Figure) -> tuple[bytes, int]:
+    """What ``fig.savefig(..., bbox_inches="tight")`` saves, drawn once instead of
+    twice: savefig draws the figure to find the tight box, then again to save it;
+    here one Agg draw gives both the pixels and the box, which is cut out of them
+    (its padding beyond the figure's edge filled with the figure's colour) and
+    encoded by Pillow at its fastest setting. Where something is drawn outside the
+    figure (a label left of the first axes), savefig's own tight box, which grows
+    the picture to hold it, is used instead."""
+    import io
+
+    import matplotlib
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.colors import to_rgba
+    from PIL import Image
+
+    saved_dpi, shown_dpi = _savefig_dpi(fig), fig.dpi
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    if saved_dpi != shown_dpi:
+        fig.set_dpi(saved_dpi)
+    try:
+        canvas.draw()
+        box = fig.get_tightbbox(canvas.get_renderer())                     # inches
+        width, height = fig.get_size_inches()
+        inside = box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height
+        if inside:
+            pad = matplotlib.rcParams["savefig.pad_inches"]
+            box = box.padded(pad if isinstance(pad, (int, float)) else 0.1)
+            rgba = np.asarray(canvas.buffer_rgba())                         # (H, W, 4), row 0 at the top
+            rows, cols = rgba.shape[:2]
+            x0, x1 = int(np.floor(box.x0 * saved_dpi)), int(np.ceil(box.x1 * saved_dpi))
+            y0, y1 = rows - int(np.ceil(box.y1 * saved_dpi)), rows - int(np.floor(box.y0 * saved_dpi))
+            face = np.round(255 * np.array(to_rgba(fig.get_facecolor())[:3])).astype(np.uint8)
+            out = np.empty((y1 - y0, x1 - x0, 3), np.uint8)
+            out[:] = face
+            out[max(-y0, 0):min(rows, y1) - y0, max(-x0, 0):min(cols, x1) - x0] = \
+                rgba[max(y0, 0):min(rows, y1), max(x0, 0):min(cols, x1), :3]
+            buf = io.BytesIO()
+            Image.fromarray(out).save(buf, format="png", compress_level=1)
+    finally:
+        if saved_dpi != shown_dpi:
+            fig.set_dpi(shown_dpi)
+    if not inside:
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", bbox_inches="tight")
+    png = buf.getvalue()
+    width_px = int.from_bytes(png[16:20], "big")       # IHDR: width, height (big-endian)
+    return png, round(width_px * shown_dpi / saved_dpi)
 
 
 def _savefig_dpi(fig: Figure) -> float:
@@ -80,17 +126,37 @@ def _savefig_dpi(fig: Figure) -> float:
     return fig.dpi if dpi == "figure" else float(dpi)
 
 
+def _takes_fig(draw: Callable[..., object]) -> bool:
+    """Whether ``draw`` has a ``fig`` parameter: then it redraws a figure in place."""
+    import inspect
+
+    try:
+        return "fig" in inspect.signature(draw).parameters
+    except (TypeError, ValueError):   # a builtin or a callable without a signature
+        return False
+
+
 def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
                   title: str | None = None, note: bool = True) -> widgets.VBox:
     """A box with ``controls`` (ipywidgets, keyed by ``draw``'s argument names)
     above the picture ``draw(**values)``, redrawn whenever a control changes.
 
-    ``draw`` returns a matplotlib Figure, or, where a slider must feel live, an
-    RGB picture (H, W, 3) of uint8: encoding that takes a few milliseconds,
-    where creating and rendering a Figure takes around a hundred. Precompute what
-    does not depend on the controls outside ``draw``. The returned box has the
-    attributes ``controls`` (the mapping), ``image`` (the ``ipywidgets.Image``)
-    and ``last_seconds`` (the duration of the last redraw).
+    ``draw`` returns a matplotlib Figure or an RGB picture (H, W, 3) of uint8.
+    Creating a Figure, laying it out and drawing it takes one to a few hundred
+    milliseconds, too slow for a slider, so a ``draw`` that has a ``fig``
+    parameter gets the Figure it returned on the previous move (``None`` the
+    first time) and updates its artists in place (``set_data``, ``set_offsets``,
+    texts) instead of building a new one: every figure function behind a
+    chapter's slider does (:func:`course_lib.interpolation_figure`,
+    :func:`course_lib.image_grid`, ...), e.g.
+    ``draw=lambda t, fig=None: cl.interpolation_figure(model, x0, x1, t, fig=fig)``.
+    A picture needs no figure at all: encoding it takes a few milliseconds.
+    Precompute what does not depend on the controls outside ``draw``.
+
+    The returned box has the attributes ``controls`` (the mapping), ``image``
+    (the ``ipywidgets.Image``), ``figure`` (the Figure reused between moves, or
+    None) and ``last_seconds`` (the duration of the last redraw: compute, draw
+    and PNG encoding, what ``bench/bench_widgets.py`` reports).
 
     The layout is set here for every widget: the controls wrap onto several
     rows instead of leaving the column, their labels take the width they need,
@@ -116,11 +182,16 @@ def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
     children += [widgets.HTML(f"<b>{title}</b>")] if title else []
     row = widgets.HBox(list(controls.values()), layout=widgets.Layout(flex_flow="row wrap"))
     box = widgets.VBox(children + [row, image])
-    box.controls, box.image = controls, image
+    box.controls, box.image, box.figure = controls, image, None
+    in_place = _takes_fig(draw)
 
     def refresh(*_):
         start = time.perf_counter()
-        png, width = _png(draw(**{name: control.value for name, control in controls.items()}))
+        values = {name: control.value for name, control in controls.items()}
+        picture = draw(**values, fig=box.figure) if in_place else draw(**values)
+        if in_place and isinstance(picture, Figure):
+            box.figure = picture
+        png, width = _png(picture)
         image.value = png
         image.layout.width = f"{width}px"
         box.last_seconds = time.perf_counter() - start
@@ -190,7 +261,8 @@ def temperature_widget(model: nn.Module, class_names: Sequence[str], n_samples: 
 
     eps = torch.randn(n_samples, model.latent_dim, generator=torch.Generator().manual_seed(seed))
     slider = widgets.FloatSlider(value=1.0, min=0.0, max=2.0, step=0.1, description="temperature T")
-    return figure_widget(lambda temperature: temperature_figure(model, eps, temperature, class_names),
+    return figure_widget(lambda temperature, fig=None: temperature_figure(model, eps, temperature, class_names,
+                                                                         fig=fig),
                          {"temperature": slider},
                          title=f"Samples z = T * eps of every class ({n_samples} fixed draws of eps)")
 
@@ -211,8 +283,8 @@ def attribute_edit_widget(model: nn.Module, x: torch.Tensor, vectors: Mapping[st
     controls = {name: widgets.FloatSlider(value=0.0, min=lo, max=hi, step=step, description=name,
                                           continuous_update=False) for name in vectors}
 
-    def draw(**alphas):
-        return edit_figure(model, x, vectors, alphas)
+    def draw(fig=None, **alphas):
+        return edit_figure(model, x, vectors, alphas, fig=fig)
 
     return figure_widget(draw, controls, title="latent arithmetic: z + sum of alpha_k z_k")
 
@@ -227,7 +299,8 @@ def ae_interpolation_widget(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor
 
     slider = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="t",
                                  continuous_update=True)
-    return figure_widget(lambda t: interpolation_figure(model, x0, x1, t, data=data), {"t": slider},
+    return figure_widget(lambda t, fig=None: interpolation_figure(model, x0, x1, t, data=data, fig=fig),
+                         {"t": slider},
                          title="Interpolation between the codes of x0 and x1")
 
 
@@ -243,5 +316,6 @@ def denoising_widget(models: dict[str, nn.Module], x: torch.Tensor, seed: int = 
     kind = widgets.Dropdown(options=list(CORRUPTIONS), value="pixel dropping", description="corruption")
     strength = widgets.FloatSlider(value=0.5, min=0.0, max=1.0, step=0.05, description="strength",
                                    continuous_update=False)
-    return figure_widget(lambda kind, strength: denoising_figure(models, x, kind, strength, seed),
+    return figure_widget(lambda kind, strength, fig=None: denoising_figure(models, x, kind, strength, seed,
+                                                                         fig=fig),
                          {"kind": kind, "strength": strength}, title="Corrupted vs denoised")

@@ -344,3 +344,139 @@ def test_book_drops_the_widget_manager_where_no_widget_is_shown():
     assert STATIC_NOTE_CLASS not in hidden["metatags"]
     shown = page(with_view=True)
     assert len(shown["script_files"]) == 4 and f".{STATIC_NOTE_CLASS} " in shown["metatags"]
+
+
+# --- a slider move updates one reused figure in place (issue 18 item 5) ------------
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def _sliders():
+    """Every kernel slider of the course on tiny models: (name, widget, moves, the figure
+    a fresh full redraw draws after those moves). The moves change the texts too
+    (values in titles and labels, the error of each row)."""
+    from course_lib.widgets import figure_widget
+
+    torch.manual_seed(0)
+    roll = cl.swiss_roll(300, noise=0.1, seed=0)
+    toy = cl.mlp_autoencoder(2, 4, hidden=(8,)).eval()
+    img_ae = _images_ae().eval()
+    x8 = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(2))
+    dae = {"AE": img_ae, "DAE": _images_ae().eval()}
+    cvae = cl.conditional_conv_vae(image_shape=(1, 16, 16), latent_dim=4, n_classes=3, channels=(4, 8)).eval()
+    faces = cl.conv_vae(latent_dim=4, width=8).eval()
+    xf = torch.rand(2, 3, 32, 32, generator=torch.Generator().manual_seed(3))
+    vectors = {"smile": torch.ones(4), "glasses": -torch.ones(4)}
+    eps = torch.randn(2, 4, generator=torch.Generator().manual_seed(0))   # temperature_widget's noise
+    results = {b: {"rate": 10.0 / b, "distortion": 50.0 + b,
+                   "samples": torch.rand(4, 1, 28, 28, generator=torch.Generator().manual_seed(int(b * 10)))}
+               for b in (0.5, 1.0, 4.0)}
+    picker = widgets.SelectionSlider(options=sorted(results), value=1.0, description="beta")
+    return [
+        ("interpolation, 2-D", cl.ae_interpolation_widget(toy, roll[0], roll[200], data=roll), {"t": 0.85},
+         lambda: cl.interpolation_figure(toy, roll[0], roll[200], 0.85, data=roll)),
+        ("interpolation, images", cl.ae_interpolation_widget(img_ae, x8[0], x8[1]), {"t": 0.3},
+         lambda: cl.interpolation_figure(img_ae, x8[0], x8[1], 0.3)),
+        ("denoising", cl.denoising_widget(dae, x8), {"kind": "blur", "strength": 0.95},
+         lambda: cl.denoising_figure(dae, x8, "blur", 0.95)),
+        ("q vs posterior", figure_widget(cl.q_vs_posterior_figure,
+                                         {"mu": widgets.FloatSlider(value=0.0, min=-1.5, max=2.0, description="mu"),
+                                          "sigma": widgets.FloatSlider(value=1.0, min=0.05, max=1.5,
+                                                                       description="sigma")}),
+         {"mu": 1.95, "sigma": 0.1}, lambda: cl.q_vs_posterior_figure(1.95, 0.1)),
+        ("temperature", cl.temperature_widget(cvae, NAMES, n_samples=2), {"temperature": 1.7},
+         lambda: cl.temperature_figure(cvae, eps, 1.7, NAMES)),
+        ("attribute edit", cl.attribute_edit_widget(faces, xf, vectors, alpha_range=(-1.0, 2.0)),
+         {"smile": -0.75, "glasses": 2.0}, lambda: cl.edit_figure(faces, xf, vectors, {"smile": -0.75, "glasses": 2.0})),
+        ("beta picker", figure_widget(lambda beta, fig=None: cl.rate_distortion_figure(results, beta, fig=fig),
+                                      {"beta": picker}), {"beta": 4.0}, lambda: cl.rate_distortion_figure(results, 4.0)),
+    ]
+
+
+@pytest.mark.parametrize("case", range(7))
+def test_a_move_shows_what_a_fresh_figure_shows_and_reuses_the_figure(case):
+    """After the moves, the widget's picture equals, pixel for pixel, the picture of a
+    figure drawn from scratch for the new values; and it came from the same Figure
+    object as the first picture, with no pyplot figure left open."""
+    from course_lib.widgets import _png
+
+    open_before = plt.get_fignums()
+    name, box, moves, fresh = _sliders()[case]
+    figure = box.figure
+    assert figure is not None, f"{name}: the widget keeps no figure to update"
+    first = bytes(box.image.value)
+    for control, value in moves.items():
+        box.controls[control].value = value
+    assert box.figure is figure, f"{name}: a move drew a new figure"
+    assert plt.get_fignums() == open_before, f"{name}: a move left a pyplot figure open"
+    shown, first = _pixels(bytes(box.image.value)), _pixels(first)
+    assert shown.shape != first.shape or not np.array_equal(shown, first), f"{name}: the move changed nothing"
+    want = _pixels(_png(fresh())[0])
+    assert shown.shape == want.shape, f"{name}: {shown.shape} shown, {want.shape} drawn afresh"
+    np.testing.assert_array_equal(shown, want, err_msg=f"{name}: the move shows something else")
+
+
+def test_figure_widget_passes_the_previous_figure_only_to_draw_functions_that_take_it():
+    seen = []
+
+    def draw(t, fig=None):
+        seen.append(fig)
+        if fig is None:
+            fig, ax = plt.subplots(figsize=(2, 2))
+            ax.plot([0, 1], [0, t])
+            plt.close(fig)
+        else:
+            fig.axes[0].lines[0].set_ydata([0, t])
+        return fig
+
+    t = widgets.FloatSlider(value=0.2)
+    box = cl.figure_widget(draw, {"t": t})
+    t.value = 0.7
+    t.value = 0.9
+    assert seen[0] is None and seen[1] is seen[2] is box.figure
+    assert box.figure.axes[0].lines[0].get_ydata()[1] == 0.9
+    fresh = cl.figure_widget(lambda t: draw(t), {"t": widgets.FloatSlider()})   # no fig parameter
+    assert fresh.figure is None
+
+
+def test_figure_functions_refuse_a_figure_they_did_not_draw():
+    other, _ = plt.subplots(1, 3)
+    plt.close(other)
+    with pytest.raises(ValueError, match="3 axes where this figure has 1"):
+        cl.q_vs_posterior_figure(0.0, 1.0, fig=other)
+
+
+def test_every_slider_works_on_float64_models_under_strict_placement():
+    """Strict placement (what `make test` runs the chapters with) gives every model
+    float64 weights and refuses stray float32 inputs: the in-place updates feed
+    the models as the fresh figures do."""
+    cl.strict_placement()
+    try:
+        device = torch.device("cpu")
+        torch.manual_seed(0)
+        toy = cl.mlp_autoencoder(2, 4, hidden=(8,)).to(device).eval()
+        roll = cl.swiss_roll(100, noise=0.1, seed=0, device=device)
+        images = _images_ae().to(device).eval()
+        x = torch.rand(2, 1, 8, 8).to(device)
+        cvae = cl.conditional_conv_vae(image_shape=(1, 16, 16), latent_dim=4, n_classes=3,
+                                       channels=(4, 8)).to(device).eval()
+        faces = cl.conv_vae(latent_dim=4, width=8).to(device).eval()
+        assert cl.model_dtype(toy) == torch.float64
+        boxes = [(cl.ae_interpolation_widget(toy, roll[0], roll[50], data=roll), {"t": 0.9}),
+                 (cl.ae_interpolation_widget(images, x[0], x[1]), {"t": 0.9}),
+                 (cl.denoising_widget({"DAE": images}, x), {"strength": 0.9}),
+                 (cl.temperature_widget(cvae, NAMES, n_samples=2), {"temperature": 1.5}),
+                 (cl.attribute_edit_widget(faces, torch.rand(2, 3, 32, 32).to(device),
+                                           {"smile": torch.ones(4).to(device)}), {"smile": 1.5})]
+        for box, moves in boxes:
+            before = bytes(box.image.value)
+            for control, value in moves.items():
+                box.controls[control].value = value
+            assert bytes(box.image.value) != before
+    finally:
+        cl.strict_placement(False)
