@@ -212,6 +212,22 @@ def _nll_metrics(model, test, prof: Profile, seed: int) -> dict:
                              f"torch.Generator seed {seed}; standard error = std over images / sqrt(N)"}
 
 
+def _mnist_data(budget: Budget, device: torch.device) -> tuple[Tensors, Tensors, dict]:
+    from .data import load_images
+
+    train = load_images("mnist", "train", subset=budget.train_size, device=device)
+    test = load_images("mnist", "test", subset=budget.test_size, device=device)
+    info = {"dataset": "mnist", "source": _data_source("mnist"), "pixels": "grey levels in [0, 1]",
+            "train_images": len(train), "test_images": len(test)}
+    return (train.x,), (test.x,), info
+
+
+def _build_mlp_vae(config: dict) -> nn.Module:
+    from .architectures import mlp_vae
+
+    return mlp_vae((1, 28, 28), config["latent_dim"], tuple(config["hidden"]), likelihood="bernoulli")
+
+
 REGISTRY: dict[str, ModelSpec] = {
     "cvae-fashion": ModelSpec(
         name="cvae-fashion",
@@ -233,6 +249,18 @@ REGISTRY: dict[str, ModelSpec] = {
         loss_fn=_faces_loss,
         loss_description="negative ELBO, Gaussian likelihood N(x; sigmoid(logits), sigma^2 I) with its "
                          "normaliser, sum over pixels, batch mean",
+    ),
+    "vae2d-mnist": ModelSpec(
+        name="vae2d-mnist",
+        description="MLP VAE 784-128-64-2 (ReLU) on grey-level MNIST, Bernoulli decoder, L=2: the in-page "
+                    "latent plane and draw-a-digit widget (chapter 9)",
+        budget_key="vae2d_mnist",
+        config={"latent_dim": 2, "hidden": [128, 64]},
+        build=_build_mlp_vae,
+        load_data=_mnist_data,
+        loss_fn=vae_loss,
+        loss_description="negative ELBO, Bernoulli likelihood from logits on grey levels (binary "
+                         "cross-entropy), sum over pixels, batch mean",
     ),
     "vae-binary-mnist": ModelSpec(
         name="vae-binary-mnist",

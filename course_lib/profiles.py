@@ -122,6 +122,9 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             # chapter 10: conv beta-VAEs (L = 10) on synthetic faces, one per beta and seed; test_size =
             # held-out faces for the disentanglement scores
             faces_beta=Budget(epochs=1, batch_size=64, lr=2e-3, train_size=256, test_size=300),
+            # chapter 9: MLP VAE with L = 2 on MNIST for the in-page latent plane (the chapter loads
+            # course_lib/pretrained/vae2d-mnist.pt under every profile; `pretrain` trains it)
+            vae2d_mnist=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=500),
         ),
         "cpu": _profile(
             "cpu",
@@ -151,6 +154,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             ch3_dae_toy=Budget(steps=1500, batch_size=500, lr=1e-3),
             ch3_dae=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=12000, test_size=10000),
             faces_beta=Budget(epochs=8, batch_size=128, lr=2e-3, train_size=8000, test_size=2000),
+            vae2d_mnist=Budget(epochs=15, batch_size=128, lr=1e-3),
         ),
         "full": _profile(
             "full",
@@ -180,6 +184,7 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             # the source notes' setting: 5 epochs of batches of 128 over all 60,000 images
             ch3_dae=Budget(epochs=5, batch_size=128, lr=1e-3),
             faces_beta=Budget(epochs=30, batch_size=128, lr=1e-3, train_size=60000, test_size=5000),
+            vae2d_mnist=Budget(epochs=30, batch_size=128, lr=1e-3),
         ),
     }
 )
