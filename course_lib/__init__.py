@@ -34,7 +34,7 @@ from .cvae import (
 )
 from .data import (
     data_root, DATASETS, DataUnavailableError, dynamic_binarize, ImageData, load_images,
-    prepare, swiss_roll, swiss_roll_sampler,
+    prepare, preprocess_drawing, swiss_roll, swiss_roll_sampler,
 )
 from .disentanglement import (
     dci, DCIScores, discretize, entropy_discrete, mig, mutual_information_matrix, MutualInformation,
@@ -43,7 +43,7 @@ from .estimators import (
     reparam_gradients, score_function_gradients,
 )
 from .export import (
-    export_onnx, latent_slider, site_assets_dir,
+    export_onnx, latent_plane, latent_slider, site_assets_dir,
 )
 from .faces import (
     CelebAUnavailableError, FACE_ATTRIBUTES, FaceAttributes, load_celeba, make_faces,

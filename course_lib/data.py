@@ -43,7 +43,7 @@ import torch.nn.functional as F
 
 __all__ = [
     "DataUnavailableError", "ImageData", "DATASETS", "data_root", "prepare", "load_images",
-    "swiss_roll", "swiss_roll_sampler", "dynamic_binarize",
+    "swiss_roll", "swiss_roll_sampler", "dynamic_binarize", "preprocess_drawing",
 ]
 
 RAW_FILES = {
@@ -473,3 +473,57 @@ def dynamic_binarize(x: torch.Tensor, generator: torch.Generator | None = None) 
         return torch.bernoulli(x)
     u = torch.rand(x.shape, generator=generator, device=generator.device).to(x.device)
     return (u < x).to(x.dtype)
+
+
+def _area_weights(n_out: int, n_in: int) -> np.ndarray:
+    """(n_out, n_in) matrix of an area-averaging resize: row ``i`` holds the share of
+    each input pixel ``[k, k + 1)`` in output pixel ``[i f, (i + 1) f)``, ``f = n_in / n_out``,
+    divided by ``f`` (each row sums to 1)."""
+    f = n_in / n_out
+    w = np.zeros((n_out, n_in))
+    for i in range(n_out):
+        lo, hi = i * f, (i + 1) * f
+        for k in range(int(np.floor(lo)), min(n_in, int(np.ceil(hi)))):
+            w[i, k] = (min(hi, k + 1) - max(lo, k)) / f
+    return w
+
+
+def preprocess_drawing(ink: np.ndarray, *, box: int = 20, size: int = 28) -> np.ndarray:
+    """A hand-drawn digit normalised as MNIST's digits were (LeCun et al., 1998).
+
+    ``ink`` (H, W) holds ink levels in [0, 1] (0 = background). The bounding box of
+    the ink (pixels > 0) is scaled, keeping its aspect ratio, so that its longer
+    side is ``box`` pixels (area averaging, i.e. anti-aliased; the shorter side is
+    rounded half up to whole pixels); it is pasted into a ``size x size`` image,
+    which is then shifted by whole pixels so that the centre of mass of the ink,
+    ``c = sum_ij x_ij (i, j) / sum_ij x_ij``, lies as close as possible to the
+    centre ``((size - 1) / 2, (size - 1) / 2)``: the shift is
+    ``floor(centre - c + 1/2)`` per axis. Returns float32 (size, size) in [0, 1];
+    all zeros if there is no ink. ``book/js/latent_slider.js`` (``preprocess``)
+    does the same in the browser, in the same order, in double precision.
+    """
+    a = np.asarray(ink, dtype=np.float64)
+    if a.ndim != 2:
+        raise ValueError(f"ink must be a 2-D array (H, W) of ink levels, got shape {a.shape}")
+    if not 0 < box <= size:
+        raise ValueError(f"box must be between 1 and size ({size}), got {box}")
+    out = np.zeros((size, size))
+    rows, cols = np.flatnonzero(a.max(axis=1) > 0), np.flatnonzero(a.max(axis=0) > 0)
+    if len(rows) == 0:
+        return out.astype(np.float32)
+    crop = a[rows[0]: rows[-1] + 1, cols[0]: cols[-1] + 1]
+    h, w = crop.shape
+    scale = box / max(h, w)
+    oh, ow = (max(1, int(np.floor(n * scale + 0.5))) for n in (h, w))
+    small = _area_weights(oh, h) @ crop @ _area_weights(ow, w).T        # (oh, ow)
+    top, left = (size - oh) // 2, (size - ow) // 2
+    out[top: top + oh, left: left + ow] = small
+    ii, jj = np.indices(out.shape)
+    total = out.sum()
+    centre = (size - 1) / 2
+    dy = int(np.floor(centre - (ii * out).sum() / total + 0.5))
+    dx = int(np.floor(centre - (jj * out).sum() / total + 0.5))
+    shifted = np.zeros_like(out)
+    src = out[max(0, -dy): size - max(0, dy), max(0, -dx): size - max(0, dx)]
+    shifted[max(0, dy): max(0, dy) + src.shape[0], max(0, dx): max(0, dx) + src.shape[1]] = src
+    return np.clip(shifted, 0, 1).astype(np.float32)

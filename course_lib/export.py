@@ -12,6 +12,10 @@ slider moves. Every input of the decoder follows a line in its space,
 which covers interpolation (``a = z0``, ``b = z1 - z0``, ``s = t``) and latent
 arithmetic (``a = z``, ``b = z_attr``, ``s = alpha``).
 
+``latent_plane`` does the same for a model with a 2-D code: its decoder and
+encoder, and a spec with test codes to draw as a scatter over the plane, for a
+plane the pointer explores and a pad the reader draws a digit on.
+
 The files go to ``$COURSE_SITE_ASSETS`` (set by ``tools/build_book.py``); when it
 is unset (JupyterLab, tests) nothing is written and a short note is returned.
 """
@@ -20,6 +24,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 import os
 import warnings
 from pathlib import Path
@@ -35,7 +40,7 @@ from .utils import eval_mode, to_model
 if TYPE_CHECKING:
     from IPython.display import HTML
 
-__all__ = ["export_onnx", "latent_slider", "site_assets_dir"]
+__all__ = ["export_onnx", "latent_plane", "latent_slider", "site_assets_dir"]
 
 ASSETS_URL = "../assets"  # chapter pages live in chapters/, assets at the site root
 VENDOR_URL = "../vendor"
@@ -101,7 +106,7 @@ def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None
                   image_shape: tuple[int, int, int] | None = None, activation: str = "identity",
                   param: tuple[str, float, float, float] = ("t", 0.0, 1.0, 0.05),
                   background: torch.Tensor | None = None, lims: tuple[float, float] = (-2.5, 2.5),
-                  caption: str = "") -> HTML:
+                  caption: str = "", unit: str = "") -> HTML:
     """Export a decoder and return an HTML display object holding an in-page slider.
 
     ``forward(model, *inputs)`` is the decoder (e.g. ``lambda m, z: m.decode(z)``),
@@ -112,7 +117,9 @@ def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None
     dimension; the page decodes ``a + s * b``. ``kind`` is ``"image"`` (output
     reshaped to ``image_shape`` = (C, H, W) after ``activation``: ``"sigmoid"``
     for logits or ``"identity"``) or ``"points"`` (2-D outputs drawn over
-    ``background`` points within ``lims``). ``param`` = (label, min, max, step).
+    ``background`` points within ``lims``). ``param`` = (label, min, max, step),
+    shown beside the slider with its value and ``unit`` (e.g. ``"prior std"``);
+    ``caption`` says what to look for.
     The spec stores the PyTorch output of the first preset at ``s = min``
     (``reference``) and ``s = max`` (``reference_end``), after the activation,
     so a browser test can compare the in-page decoder with PyTorch.
@@ -163,7 +170,7 @@ def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None
                      "b": {k: _listify(b) for k, (a, b) in p.items()},
                      "shapes": {k: [1, *torch.as_tensor(a).shape] for k, (a, b) in p.items()}}
                     for i, p in enumerate(lines)],
-        "param": {"label": label, "min": s_min, "max": s_max, "step": step},
+        "param": {"label": label, "min": s_min, "max": s_max, "step": step, "unit": unit},
         "reference": references[0],
         "reference_end": references[1],
     }
@@ -178,7 +185,118 @@ def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None
         f'data-vendor="{VENDOR_URL}" id="slider-{html.escape(name)}">'
         f'<p class="course-slider-fallback"><em>Loading the in-page decoder... '
         f'(it needs JavaScript and WebAssembly; the static figure above shows the same).</em></p>'
-        f'{("<p>" + html.escape(caption) + "</p>") if caption else ""}</div>'
+        f'{_caption(caption)}</div>'
+        f'<script src="{VENDOR_URL}/course/latent_slider.js"></script>'
+    )
+    return HTML(snippet)
+
+
+def _caption(caption: str) -> str:
+    return f'<p class="course-caption">{html.escape(caption)}</p>' if caption else ""
+
+
+def _default_decode(model: nn.Module, z: torch.Tensor) -> torch.Tensor:
+    return model.decode(z)
+
+
+def _default_encode(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    mu, logvar = model.encode(x)
+    return torch.cat([mu, torch.exp(0.5 * logvar)], dim=1)
+
+
+def latent_plane(model: nn.Module, *, name: str, codes: torch.Tensor, labels: torch.Tensor,
+                 decode: Forward | None = None, encode: Forward | None = None,
+                 image_shape: tuple[int, int, int] = (1, 28, 28),
+                 lims: tuple[float, float] = (-4.0, 4.0), sigmas: Sequence[float] = (1.0, 2.0, 3.0),
+                 draw: bool = True, samples: int = 4, decimals: int = 2,
+                 class_names: Sequence[str] | None = None, caption: str = "") -> HTML:
+    r"""Export a 2-D latent space to the page: a plane the reader explores with the
+    pointer and, with ``draw``, a pad to draw a digit whose posterior is shown on it.
+
+    ``codes`` (N, 2) are test codes (e.g. posterior means), drawn as a scatter
+    coloured by ``labels`` (N,) with a legend (``class_names``, default the label
+    numbers); circles of radius ``sigmas`` mark the standard-normal prior's contours,
+    each holding :math:`1 - e^{-r^2/2}` of its mass. Where the pointer is, the page
+    decodes ``decode(model, z)`` (default ``model.decode(z)``: the decoder's mean,
+    (1, *image_shape)). ``encode(model, x)`` (default: ``[mu, sigma]`` from
+    ``model.encode``, shape (1, 4)) runs on the drawing after
+    :func:`course_lib.preprocess_drawing`; the page draws the 1- and 2-sigma
+    ellipses of :math:`q(z \mid x) = \mathcal{N}(\mu, \mathrm{diag}\,\sigma^2)`, the
+    reconstruction at :math:`\mu` and ``samples`` decoded draws
+    :math:`z = \mu + \sigma \odot \varepsilon`. Codes are rounded to ``decimals``.
+    The spec stores PyTorch's outputs at two codes and on one image
+    (``references``) for browser tests. Outside a book build nothing is written.
+    """
+    from IPython.display import HTML
+
+    decode = decode or _default_decode
+    encode = encode or _default_encode
+    codes = torch.as_tensor(codes).detach().float().cpu()
+    labels = torch.as_tensor(labels).detach().cpu().long().reshape(-1)
+    if codes.ndim != 2 or codes.shape[1] != 2:
+        raise ValueError(f"latent_plane needs 2-D codes of shape (N, 2), got shape {tuple(codes.shape)}")
+    if len(labels) != len(codes):
+        raise ValueError(f"give one label per code: {len(labels)} labels for {len(codes)} codes")
+    if len(image_shape) != 3:
+        raise ValueError(f"image_shape must be (C, H, W), got {image_shape}")
+    if draw and tuple(image_shape) != (1, 28, 28):
+        raise ValueError(f"the draw pad feeds 28x28 grey images, so draw=True needs image_shape "
+                         f"(1, 28, 28), got {tuple(image_shape)}")
+    if not lims[0] < lims[1]:
+        raise ValueError(f"lims needs min < max, got {lims[0]} and {lims[1]}")
+    if not sigmas or min(sigmas) <= 0 or list(sigmas) != sorted(sigmas):
+        raise ValueError(f"sigmas must be positive and increasing, got {list(sigmas)}")
+    if draw and samples < 1:
+        raise ValueError(f"samples must be at least 1, got {samples}")
+    n_classes = int(labels.max()) + 1 if len(labels) else 0
+    if class_names is not None and len(class_names) < n_classes:
+        raise ValueError(f"give a name for every label: {len(class_names)} names for labels up to "
+                         f"{n_classes - 1}")
+
+    span = lims[1] - lims[0]
+    z_refs = [torch.zeros(1, 2, dtype=torch.float32),
+              torch.tensor([[lims[0] + 0.6 * span, lims[0] + 0.3 * span]], dtype=torch.float32)]
+    with torch.no_grad(), eval_mode(model):
+        decoded = [decode(model, to_model(z, model)).detach().float().cpu() for z in z_refs]
+        for z, out in zip(z_refs, decoded):
+            if out.numel() != math.prod(image_shape):
+                raise ValueError(f"decode gives {out.numel()} values per code, image_shape "
+                                 f"{tuple(image_shape)} needs {math.prod(image_shape)}")
+        # the encoder's reference input: the decoded image at z = 0, rounded as stored
+        x_ref = torch.tensor(_listify(decoded[0]), dtype=torch.float32).reshape(1, *image_shape)
+        stats = encode(model, to_model(x_ref, model)).detach().float().cpu().reshape(-1) if draw else None
+    if draw and stats.numel() != 4:
+        raise ValueError(f"encode must return (1, 4) = [mu_1, mu_2, sigma_1, sigma_2], got {stats.numel()} "
+                         "values")
+
+    out_dir = site_assets_dir()
+    if out_dir is None:
+        return HTML("<p><em>In the built book, an interactive latent plane here runs this model in "
+                    "the browser (onnxruntime-web): move the pointer over the plane"
+                    + (", or draw a digit" if draw else "") + ".</em></p>")
+    spec = {
+        "kind": "plane", "decoder": f"{name}-decoder.onnx",
+        "codes": codes.numpy().round(decimals).reshape(-1).tolist(), "labels": labels.tolist(),
+        "class_names": list(class_names) if class_names is not None else [str(c) for c in range(n_classes)],
+        "lims": [float(lims[0]), float(lims[1])],
+        "contours": [{"sigma": float(r), "mass": round(1 - math.exp(-r * r / 2), 4)} for r in sigmas],
+        "image": {"channels": image_shape[0], "height": image_shape[1], "width": image_shape[2]},
+        "references": {"decode": [{"z": _listify(z), "output": _listify(o)} for z, o in zip(z_refs, decoded)]},
+    }
+    export_onnx(model, {"z": z_refs[0]}, out_dir / spec["decoder"], forward=decode)
+    if draw:
+        spec["encoder"] = f"{name}-encoder.onnx"
+        spec["draw"] = {"samples": int(samples), "box": 20, "size": 28, "pad": 224, "line_width": 16}
+        spec["references"]["encode"] = {"x": _listify(x_ref), "mu": _listify(stats[:2]),
+                                        "sigma": _listify(stats[2:])}
+        export_onnx(model, {"x": x_ref}, out_dir / spec["encoder"], forward=encode, output_name="mu_sigma")
+    (out_dir / f"{name}.json").write_text(json.dumps(spec))
+    snippet = (
+        f'<div class="course-latent-plane" data-spec="{ASSETS_URL}/{name}.json" '
+        f'data-vendor="{VENDOR_URL}" id="plane-{html.escape(name)}">'
+        f'<p class="course-slider-fallback"><em>Loading the in-page latent plane... '
+        f'(it needs JavaScript and WebAssembly; the static figures above show the same).</em></p>'
+        f'{_caption(caption)}</div>'
         f'<script src="{VENDOR_URL}/course/latent_slider.js"></script>'
     )
     return HTML(snippet)

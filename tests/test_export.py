@@ -197,11 +197,24 @@ def test_chapter_decoders_match_pytorch_on_random_inputs(name, tmp_path):
 @pytest.mark.book
 def test_the_books_onnx_files_reproduce_their_pytorch_references(smoke_site):
     """Each decoder the built book ships, run by onnxruntime on the slider's first
-    preset at both ends, gives the PyTorch output stored at export time."""
+    preset at both ends, gives the PyTorch output stored at export time; a latent
+    plane's decoder and encoder give theirs."""
     specs = sorted((smoke_site / "assets").glob("*.json"))
-    assert {p.stem for p in specs} >= {"ch05-vae-interpolation", "ch06-cvae-interpolation", "ch07-attribute-edit"}
+    assert {p.stem for p in specs} >= {"ch05-vae-interpolation", "ch06-cvae-interpolation", "ch07-attribute-edit",
+                                       "ch09-latent-plane"}
     for path in specs:
         spec = json.loads(path.read_text())
+        if spec["kind"] == "plane":   # a latent plane: its decoder and encoder references
+            refs = spec["references"]
+            for ref in refs["decode"]:
+                out = _run(path.with_name(spec["decoder"]), {"z": torch.tensor([ref["z"]])}).reshape(-1)
+                assert np.abs(out - np.array(ref["output"])).max() < 1e-4, (path.stem, ref["z"])
+            if "encode" in refs:
+                x = torch.tensor(refs["encode"]["x"]).reshape(1, *spec["image"].values())
+                out = _run(path.with_name(spec["encoder"]), {"x": x}).reshape(-1)
+                want = np.r_[refs["encode"]["mu"], refs["encode"]["sigma"]]
+                assert np.abs(out - want).max() < 1e-4, (path.stem, "encoder")
+            continue
         preset = spec["presets"][0]
         for ref in (spec["reference"], spec["reference_end"]):
             feeds = {k: (torch.tensor(preset["a"][k]) + ref["value"] * torch.tensor(preset["b"][k]))
@@ -210,3 +223,195 @@ def test_the_books_onnx_files_reproduce_their_pytorch_references(smoke_site):
             if spec["activation"] == "sigmoid":
                 out = torch.sigmoid(out)
             assert np.abs(out.numpy() - np.array(ref["output"])).max() < 1e-4, (path.stem, ref["value"])
+
+
+# ---------------------------------------------------------------- latent_plane
+
+def _small_vae2d():
+    torch.manual_seed(4)
+    return cl.mlp_vae((1, 28, 28), 2, (16,), likelihood="bernoulli").eval()
+
+
+def _plane_inputs(n=300):
+    g = torch.Generator().manual_seed(5)
+    return torch.randn(n, 2, generator=g), torch.randint(0, 10, (n,), generator=g)
+
+
+def test_plane_outside_a_book_build_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_SITE_ASSETS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    codes, labels = _plane_inputs()
+    out = cl.latent_plane(_small_vae2d(), name="p", codes=codes, labels=labels)
+    assert "built book" in out.data and not list(tmp_path.iterdir())
+
+
+def test_plane_argument_errors():
+    vae = _small_vae2d()
+    codes, labels = _plane_inputs()
+    cases = [
+        (dict(codes=torch.zeros(5, 3), labels=torch.zeros(5)), r"2-D codes of shape \(N, 2\)"),
+        (dict(codes=codes, labels=labels[:-1]), "one label per code"),
+        (dict(codes=codes, labels=labels, image_shape=(1, 32, 32)), "draw=True needs image_shape"),
+        (dict(codes=codes, labels=labels, lims=(1, -1)), "min < max"),
+        (dict(codes=codes, labels=labels, sigmas=(2, 1)), "positive and increasing"),
+        (dict(codes=codes, labels=labels, class_names=["a"]), "a name for every label"),
+        (dict(codes=codes, labels=labels, draw=False, image_shape=(1, 20, 20)), "decode gives 784 values"),
+    ]
+    for kwargs, message in cases:
+        with pytest.raises(ValueError, match=message):
+            cl.latent_plane(vae, name="x", **kwargs)
+
+
+def test_plane_spec_and_onnx_files_match_pytorch(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_SITE_ASSETS", str(tmp_path))
+    vae = _small_vae2d()
+    codes, labels = _plane_inputs()
+    html = cl.latent_plane(vae, name="plane", codes=codes, labels=labels, caption="look")
+    spec = json.loads((tmp_path / "plane.json").read_text())
+    assert 'data-spec="../assets/plane.json"' in html.data and 'id="plane-plane"' in html.data
+    assert 'class="course-caption">look<' in html.data
+    assert spec["kind"] == "plane" and spec["labels"] == labels.tolist()
+    np.testing.assert_allclose(np.reshape(spec["codes"], (-1, 2)), codes.numpy(), atol=0.005 + 1e-9)
+    assert spec["class_names"] == [str(c) for c in range(10)]
+    assert [c["sigma"] for c in spec["contours"]] == [1, 2, 3]
+    np.testing.assert_allclose([c["mass"] for c in spec["contours"]], [0.3935, 0.8647, 0.9889], atol=1e-4)
+    assert spec["draw"]["samples"] == 4 and spec["image"] == {"channels": 1, "height": 28, "width": 28}
+    with torch.no_grad():
+        for ref in spec["references"]["decode"]:
+            want = vae.decode(torch.tensor([ref["z"]])).reshape(-1).numpy()
+            np.testing.assert_allclose(ref["output"], want, atol=1e-5)
+            np.testing.assert_allclose(_run(tmp_path / spec["decoder"], {"z": torch.tensor([ref["z"]])}).reshape(-1),
+                                       want, atol=1e-4)
+        enc = spec["references"]["encode"]
+        x = torch.tensor(enc["x"]).reshape(1, 1, 28, 28)
+        mu, logvar = vae.encode(x)
+        np.testing.assert_allclose(enc["mu"], mu[0].numpy(), atol=1e-5)
+        np.testing.assert_allclose(enc["sigma"], torch.exp(0.5 * logvar[0]).numpy(), atol=1e-5)
+        onnx = _run(tmp_path / spec["encoder"], {"x": x}).reshape(-1)
+        np.testing.assert_allclose(onnx, np.r_[enc["mu"], enc["sigma"]], atol=1e-4)
+    sizes = {p.name: p.stat().st_size for p in tmp_path.iterdir()}
+    assert set(sizes) == {"plane.json", "plane-decoder.onnx", "plane-encoder.onnx"}
+
+
+def test_plane_without_draw_exports_no_encoder(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_SITE_ASSETS", str(tmp_path))
+    codes, labels = _plane_inputs()
+    cl.latent_plane(_small_vae2d(), name="only", codes=codes, labels=labels, draw=False)
+    spec = json.loads((tmp_path / "only.json").read_text())
+    assert "encoder" not in spec and "draw" not in spec and "encode" not in spec["references"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["only-decoder.onnx", "only.json"]
+
+
+@pytest.mark.book
+def test_plane_and_draw_pad_run_in_a_real_browser(tmp_path, monkeypatch):
+    """The latent plane and its draw pad in headless Chromium (site on 127.0.0.1): no
+    console error and no request leaving the site; the pointer (mouse and touch) and
+    the arrow keys move z and change the pictures; the in-page decoder and encoder
+    give PyTorch's outputs within 1e-4 (float32 in both; onnxruntime's kernels add
+    differences of order 1e-6); the page's MNIST pre-processing of the drawing equals
+    cl.preprocess_drawing on the same pad pixels within 1e-6 (the same float64 steps
+    in both, the page's result rounded to float32 for the encoder); at 390 px nothing
+    is wider than the column."""
+    if shutil.which("chromium") is None:
+        pytest.skip("Chromium is not installed: in-browser plane test skipped")
+    pytest.importorskip("playwright")
+    sys.path.insert(0, str(ROOT))
+    from tools.screenshot import SEVEN, collect_errors, draw_strokes, open_site
+    from tools.vendor import vendor
+
+    site = tmp_path / "site"
+    shutil.copytree(vendor(), site / "vendor")
+    monkeypatch.setenv("COURSE_SITE_ASSETS", str(site / "assets"))
+    vae = _small_vae2d()
+    codes, labels = _plane_inputs()
+    html = cl.latent_plane(vae, name="demo", codes=codes, labels=labels, caption="what to look for")
+    (site / "chapters").mkdir()
+    (site / "chapters" / "demo.html").write_text(
+        f'<html><head><meta name="viewport" content="width=device-width"><link rel="icon" href="data:,">'
+        f'</head>'
+        f'<body><article style="max-width: 720px; padding: 0 8px">{html.data}</article></body></html>')
+
+    def decode(z):
+        with torch.no_grad():
+            return vae.decode(torch.tensor([z], dtype=torch.float32)).reshape(-1).numpy()
+
+    last = "window.__courseSliderLast['plane-demo']"
+    plane_pixels = "() => Array.from(document.querySelector('#plane-demo .course-plane-canvas')" \
+                   ".getContext('2d').getImageData(0, 0, 360, 360).data)"
+    image_pixels = "() => Array.from(document.querySelector('#plane-demo .course-plane-image')" \
+                   ".getContext('2d').getImageData(0, 0, 140, 140).data)"
+    with open_site(site) as (base, browser):
+        page = browser.new_page()
+        errors = collect_errors(page, base)
+        page.goto(f"{base}/chapters/demo.html")
+        page.wait_for_selector("#plane-demo[data-state=ready]", timeout=60_000)
+        assert page.locator("#plane-demo .course-caption").inner_text() == "what to look for"
+        legend = page.locator("#plane-demo .course-legend").inner_text()
+        assert all(str(d) in legend for d in range(10)), legend
+        np.testing.assert_allclose(page.evaluate(last), decode([0.0, 0.0]), atol=1e-4)
+        z = [0.7, -1.3]
+        np.testing.assert_allclose(page.evaluate(f"window.CourseLatentSlider.widgets['plane-demo'].decodeAt({z})"),
+                                   decode(z), atol=1e-4)
+        before = (page.evaluate(plane_pixels), page.evaluate(image_pixels))
+        # the mouse: a quarter of the way in from the top left corner
+        box = page.locator("#plane-demo .course-plane-canvas").bounding_box()
+        page.mouse.move(box["x"] + 0.25 * box["width"], box["y"] + 0.25 * box["height"])
+        page.wait_for_function("document.querySelector('#plane-demo').dataset.z !== '0,0'")
+        page.wait_for_timeout(200)
+        z_page = [float(v) for v in page.get_attribute("#plane-demo", "data-z").split(",")]
+        assert z_page[0] < -1 and z_page[1] > 1, z_page
+        np.testing.assert_allclose(page.evaluate(last), decode(z_page), atol=1e-4)
+        assert page.evaluate(plane_pixels) != before[0], "the pointer must move the cross on the plane"
+        assert page.evaluate(image_pixels) != before[1], "the decoded image must follow the pointer"
+        # the keyboard: two steps right from where the pointer left z
+        page.locator("#plane-demo .course-plane-canvas").focus()
+        page.keyboard.press("ArrowRight")
+        page.keyboard.press("ArrowRight")
+        page.wait_for_function(f"Number(document.querySelector('#plane-demo').dataset.z.split(',')[0]) > "
+                               f"{z_page[0] + 0.15}")
+        # the draw pad
+        pad = page.locator("#plane-demo .course-draw-pad")
+        pad.scroll_into_view_if_needed()
+        plane_before = page.evaluate(plane_pixels)
+        draw_strokes(page, pad, SEVEN[:1])
+        page.wait_for_function("document.querySelector('#plane-demo').dataset.strokes === '1'")
+        draw_strokes(page, pad, SEVEN[1:])
+        page.wait_for_function("document.querySelector('#plane-demo').dataset.strokes === '2'")
+        page.wait_for_timeout(300)
+        ink = np.array(page.evaluate("""() => { const c = document.querySelector('#plane-demo .course-draw-pad');
+            return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data)
+                .filter((v, i) => i % 4 === 0); }"""), dtype=np.float64).reshape(224, 224) / 255
+        drawn = page.evaluate(f"window.__courseSliderLast['plane-demo:draw']")
+        x_page = np.array(drawn["x"])
+        assert x_page.max() > 0.5
+        np.testing.assert_allclose(x_page, cl.preprocess_drawing(ink).reshape(-1), atol=1e-6)
+        with torch.no_grad():
+            x = torch.tensor(x_page, dtype=torch.float32).reshape(1, 1, 28, 28)
+            mu, logvar = vae.encode(x)
+        np.testing.assert_allclose(drawn["mu"], mu[0].numpy(), atol=1e-4)
+        np.testing.assert_allclose(drawn["sigma"], torch.exp(0.5 * logvar[0]).numpy(), atol=1e-4)
+        np.testing.assert_allclose(drawn["recon"], decode(drawn["mu"]), atol=1e-4)
+        assert len(drawn["samples"]) == 4
+        assert page.evaluate(plane_pixels) != plane_before, "the posterior must appear on the plane"
+        page.close()
+
+        # a phone: touch moves z, and nothing of the widget is wider than the column
+        context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True,
+                                      device_scale_factor=2)
+        phone = context.new_page()
+        errors += collect_errors(phone, base)
+        phone.goto(f"{base}/chapters/demo.html")
+        phone.wait_for_selector("#plane-demo[data-state=ready]", timeout=60_000)
+        box = phone.locator("#plane-demo .course-plane-canvas").bounding_box()
+        phone.touchscreen.tap(box["x"] + 0.75 * box["width"], box["y"] + 0.75 * box["height"])
+        phone.wait_for_function("document.querySelector('#plane-demo').dataset.z !== '0,0'")
+        z_touch = [float(v) for v in phone.get_attribute("#plane-demo", "data-z").split(",")]
+        assert z_touch[0] > 1 and z_touch[1] < -1, z_touch
+        out = phone.evaluate("""() => { const root = document.querySelector('#plane-demo');
+            const right = root.getBoundingClientRect().right;
+            return [...root.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > right + 1)
+                .map(e => e.tagName + '.' + e.className); }""")
+        assert not out, f"wider than the column at 390 px: {out}"
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+        context.close()
+    assert not errors, errors

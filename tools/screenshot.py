@@ -18,6 +18,8 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+#: the in-page widgets of book/js/latent_slider.js: line sliders and latent planes
+INPAGE = ".course-latent-slider, .course-latent-plane"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -85,6 +87,23 @@ def collect_errors(page, base: str | None = None) -> list[str]:
     return errors
 
 
+#: a "7" for the draw pad of an in-page latent plane: strokes in pad pixels (224 x 224)
+SEVEN = [[(50, 50), (120, 48), (170, 50), (150, 100), (120, 150), (100, 195)], [(90, 120), (160, 120)]]
+
+
+def draw_strokes(page, pad, strokes, size: int = 224) -> None:
+    """Draw ``strokes`` (lists of (x, y) in pad pixels) on the canvas ``pad`` (a
+    playwright locator) with the mouse, one press per stroke."""
+    box = pad.bounding_box()
+    for stroke in strokes:
+        xy = [(box["x"] + u * box["width"] / size, box["y"] + v * box["height"] / size) for u, v in stroke]
+        page.mouse.move(*xy[0])
+        page.mouse.down()
+        for p in xy[1:]:
+            page.mouse.move(*p, steps=4)
+        page.mouse.up()
+
+
 def visit(pages, html: Path, out: Path, width: int = 1200) -> dict[str, dict]:
     """Screenshot each page; return per page its console errors and broken images."""
     out.mkdir(parents=True, exist_ok=True)
@@ -95,8 +114,8 @@ def visit(pages, html: Path, out: Path, width: int = 1200) -> dict[str, dict]:
             errors = collect_errors(page, base)
             page.goto(f"{base}/{page_path}", wait_until="networkidle")
             page.wait_for_timeout(1500)  # MathJax typesets after load
-            # in-page sliders load when they scroll into view (book/js/latent_slider.js)
-            sliders = page.locator(".course-latent-slider")
+            # in-page widgets load when they scroll into view (book/js/latent_slider.js)
+            sliders = page.locator(INPAGE)
             for k in range(sliders.count()):
                 sliders.nth(k).scroll_into_view_if_needed()
                 sliders.nth(k).and_(page.locator("[data-state=ready], [data-state=failed]")).wait_for(
