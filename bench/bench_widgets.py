@@ -1,6 +1,8 @@
 """Kernel-side latency of the chapters' sliders: what one slider move costs in a
 running notebook (compute + draw the picture + encode it as PNG), read from the
-``last_seconds`` that ``cl.figure_widget`` records, over 50 moves per widget.
+``last_seconds`` that ``cl.figure_widget`` records, over 50 moves per widget,
+with the CPU time of those moves (``last_cpu_seconds``, which other processes on
+a shared machine do not lengthen) and the load average while it ran.
 
 Every ipywidgets slider of the course is measured, built as its chapter builds
 it: chapters 6 and 7 use the committed checkpoints, the others untrained models
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 from pathlib import Path
@@ -61,15 +64,17 @@ def slider_values(slider, moves: int) -> list:
     return values if values[-1] != slider.value else values[::-1]
 
 
-def move(widget, name: str, values) -> list[float]:
-    """Set the slider ``name`` (its description) to each value; the redraw times."""
+def move(widget, name: str, values) -> tuple[list[float], list[float]]:
+    """Set the slider ``name`` (its description) to each value; the redraw times
+    (wall clock) and the CPU times of those redraws (None where not recorded)."""
     slider = slider_of(widget, name)
     box = next(w for w in _walk(widget) if hasattr(w, "last_seconds"))
-    times = []
+    times, cpu = [], []
     for v in values:
         slider.value = v
         times.append(box.last_seconds)
-    return times
+        cpu.append(getattr(box, "last_cpu_seconds", None))
+    return times, cpu
 
 
 def build_widgets():
@@ -151,18 +156,24 @@ def main(argv=None) -> int:
                                            "by default the baseline already in --out is kept")
     args = parser.parse_args(argv)
     rows = []
+    load = [os.getloadavg()[0]]
     for chapter, what, widget, name in build_widgets():
-        times = move(widget, name, slider_values(slider_of(widget, name), args.moves))
+        times, cpu = move(widget, name, slider_values(slider_of(widget, name), args.moves))
         row = {"chapter": chapter, "widget": what, "moves": len(times),
                "median_ms": round(1000 * statistics.median(times), 1),
                "p90_ms": round(1000 * statistics.quantiles(times, n=10)[-1], 1)}
+        if None not in cpu:
+            row["cpu_median_ms"] = round(1000 * statistics.median(cpu), 1)
         print(json.dumps(row), flush=True)
         rows.append(row)
-    result = {**stamp(), "label": args.label, "widgets": rows}
+        load.append(os.getloadavg()[0])
+    # the machine is shared: the load average (1 min) says how busy it was
+    result = {**stamp(), "label": args.label, "load_average": [min(load), max(load)], "widgets": rows}
     out = Path(args.out)
     if args.baseline:
         before = json.loads(Path(args.baseline).read_text())
-        result["baseline"] = {k: before[k] for k in ("label", "measured", "machine", "widgets") if k in before}
+        result["baseline"] = {k: before[k] for k in ("label", "measured", "machine", "load_average", "widgets")
+                              if k in before}
     elif out.is_file() and "baseline" in (previous := json.loads(out.read_text())):
         result["baseline"] = previous["baseline"]
     write_result(out, result)

@@ -137,6 +137,19 @@ def _title_above(fig: Figure, title: str | None) -> float:
     return _inches([text], "height") + 0.08
 
 
+#: The attribute in which a figure that a slider updates in place lists the artists
+#: a move changes, in the order they are drawn: :func:`course_lib.figure_widget`
+#: then redraws only those over a saved picture of the rest (as long as the
+#: figure's size and the axes' places and limits stay the same).
+MOVING_ARTISTS = "course_moving_artists"
+
+
+def _moving(fig: Figure, artists: Sequence) -> Figure:
+    """Record on ``fig`` the artists a move changes (see :data:`MOVING_ARTISTS`)."""
+    setattr(fig, MOVING_ARTISTS, [a for a in artists if a is not None])
+    return fig
+
+
 def _reused_axes(fig: Figure, n: int, name: str) -> list[Axes]:
     """The ``n`` axes of ``fig``, a figure that ``name`` drew before and now updates
     in place (what a slider does: see :func:`course_lib.figure_widget`)."""
@@ -231,7 +244,8 @@ def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, ro
     top = _title_above(fig, title) + _inches([ax.title for ax in axes[0]], "height") + 0.06
     _place_grid(fig, nrow, ncol, cell, left=left, top=top, aspect=x.shape[1] / x.shape[2])
     plt.close(fig)
-    return fig
+    return _moving(fig, [ax.images[0] for ax in axes.flat[:n]] + [ax.yaxis.label for ax in axes[:, 0]]
+                   + [ax.title for ax in axes[0]] + [getattr(fig, "_suptitle", None)])
 
 
 def plot_history(history: History | Sequence[Mapping[str, float]], keys: Sequence[str] | None = None, *, logy: bool = True,
@@ -320,7 +334,7 @@ def image_mosaic(images: torch.Tensor | np.ndarray, *, row_labels: Sequence[str]
     _place_grid(fig, 1, 1, cell * C, left=left, top=top, right=right,
                 aspect=canvas.shape[0] / canvas.shape[1], gap=0)
     plt.close(fig)
-    return fig
+    return _moving(fig, [ax.images[0], ax.title])
 
 
 # ---------------------------------------------------------------------------
@@ -357,7 +371,9 @@ def q_vs_posterior_figure(mu: float, sigma: float, fig: Figure | None = None, **
                  f"KL(q||posterior) = {t['kl_post']:.3f}\nE_q log p(x|z) = {t['recon']:.3f}   "
                  f"KL(q||prior) = {t['kl_prior']:.3f}", fontsize=9.5)
     ax.legend(loc="upper left")
-    _tight_layout_afresh(fig)       # the tick labels change with the limits
+    # the limits follow mu and sigma at almost every move, and the tick labels with them: the
+    # whole figure is laid out and drawn again (no kept picture, see course_lib.figure_widget)
+    _tight_layout_afresh(fig)
     return fig
 
 
@@ -383,8 +399,7 @@ def interpolation_figure(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t
             ax = _reused_axes(fig, 1, "interpolation_figure")[0]
             ax.collections[-1].set_offsets([point])            # the red point, drawn last
             ax.collections[-1].set_label(label)
-            ax.legend(loc="lower left")
-            return fig
+            return _moving(fig, [ax.collections[-1], ax.legend(loc="lower left")])
         path = interpolate(model, x0, x1, np.linspace(0, 1, n_path)).numpy()
         fig, ax = plt.subplots(figsize=(4.8, 4.8))
         if data is not None:
@@ -397,6 +412,7 @@ def interpolation_figure(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t
         ax.scatter(*point, s=60, c="tab:red", marker="X", label=label, zorder=4)
         ax.set(xlabel="$x_1$", ylabel="$x_2$", xlim=(-2.5, 2.5), ylim=(-2.5, 2.5), aspect="equal")
         ax.legend(loc="lower left")
+        _moving(fig, [ax.collections[-1], ax.get_legend()])
     else:
         x_t = interpolate(model, x0, x1, [t])[0]
         blend = (1 - t) * x0c + t * x1c
@@ -408,12 +424,13 @@ def interpolation_figure(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t
                 img, label = panels[i]
                 axes[i].images[0].set_data(img.reshape(img.shape[-2:]).numpy())
                 axes[i].set_title(label)
-            return fig
+            return fig                                          # the same moving artists
         fig, axes = plt.subplots(1, 4, figsize=(COLUMN_IN, 2.1))
         for ax, (img, label) in zip(axes, panels):
             ax.imshow(img.reshape(img.shape[-2:]).numpy(), cmap="gray", vmin=0, vmax=1)
             ax.set_title(label)
             ax.axis("off")
+        _moving(fig, [a for i in (1, 3) for a in (axes[i].images[0], axes[i].title)])
     fig.tight_layout()
     plt.close(fig)
     return fig
@@ -496,8 +513,11 @@ def edit_figure(model: nn.Module, x: torch.Tensor, vectors: Mapping[str, torch.T
     zero = {name: 0.0 for name in vectors}
     images = edit_many(model, x, vectors, [zero, dict(alphas)])
     label = ", ".join(f"{k}={float(a):+.2f}" for k, a in alphas.items())
-    return image_grid(images.flatten(0, 1).cpu(), nrow=2,
-                      row_labels=["reconstruction", "edited"], title=label, cell=0.8, fig=fig)
+    fig = image_grid(images.flatten(0, 1).cpu(), nrow=2,
+                     row_labels=["reconstruction", "edited"], title=label, cell=0.8, fig=fig)
+    # a move changes the edited row and the title only: the reconstructions stay
+    edited = [ax.images[0] for ax in fig.axes[len(x):]]
+    return _moving(fig, [*edited, getattr(fig, "_suptitle", None)])
 
 
 def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samples: int = 16,
@@ -527,8 +547,7 @@ def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samp
         ax0.set_title(f"samples, beta = {beta:g}")
         ax1.lines[1].set_data([rate[i]], [dist[i]])         # the marked model
         ax1.lines[1].set_label(f"beta = {beta:g}")
-        ax1.legend()
-        return fig
+        return _moving(fig, [ax0.images[0], ax0.title, ax1.lines[1], *ax1.texts, ax1.legend()])
     fig, (ax0, ax1) = plt.subplots(1, 2, figsize=(COLUMN_IN, 3.4), gridspec_kw={"width_ratios": [1, 1.4]})
     ax0.imshow(grid, cmap="gray", vmin=0, vmax=1)
     ax0.set_axis_off()
@@ -539,10 +558,11 @@ def rate_distortion_figure(results: Mapping[float, Mapping], beta: float, n_samp
     ax1.plot(rate[i], dist[i], "o", color="C3", ms=11, label=f"beta = {beta:g}")
     ax1.set_xlabel("rate R = KL(q(z|x) || p(z)) [nats]")
     ax1.set_ylabel("distortion Δ = -E log p(x|z) [nats]")
-    ax1.legend()
+    legend = ax1.legend()
     fig.tight_layout()
     plt.close(fig)
-    return fig
+    # the marked point is drawn under the beta labels beside it: they are redrawn over it
+    return _moving(fig, [ax0.images[0], ax0.title, ax1.lines[1], *ax1.texts, legend])
 
 
 def traversal_figure(model: nn.Module, z: torch.Tensor, *, dims: Sequence[int] | None = None,

@@ -12,7 +12,8 @@ notebook) and shown by the book (``book/_ext/book_fixes.py``)."""
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable, Mapping, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
 from matplotlib.figure import Figure
 
@@ -75,24 +76,62 @@ def _figure_png(fig: Figure) -> tuple[bytes, int]:
     (its padding beyond the figure's edge filled with the figure's colour) and
     encoded by Pillow at its fastest setting. Where something is drawn outside the
     figure (a label left of the first axes), savefig's own tight box, which grows
-    the picture to hold it, is used instead."""
+    the picture to hold it, is used instead.
+
+    A figure that lists the artists a move changes (``MOVING_ARTISTS``, set by the
+    figure functions behind the sliders) is redrawn by blitting: once its layout
+    (size, places and limits of the axes) is the same at two moves in a row, a picture of it
+    without those artists is kept, and later moves paste it back and draw only the
+    listed artists over it, until the layout changes."""
     import io
 
     import matplotlib
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.colors import to_rgba
+    from matplotlib.transforms import Bbox
     from PIL import Image
+
+    from .plotting import MOVING_ARTISTS
 
     saved_dpi, shown_dpi = _savefig_dpi(fig), fig.dpi
     canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+    moving = [a for a in getattr(fig, MOVING_ARTISTS, ()) if a.get_visible()]
     if saved_dpi != shown_dpi:
         fig.set_dpi(saved_dpi)
     try:
-        canvas.draw()
-        box = fig.get_tightbbox(canvas.get_renderer())                     # inches
+        # what the kept picture depends on: the figure's size, the places and the limits of its axes
+        layout = (saved_dpi, tuple(fig.get_size_inches()),
+                  tuple((*ax.get_position().bounds, *ax.viewLim.bounds) for ax in fig.axes))
+        kept = getattr(fig, "_course_kept", None)          # (layout, canvas, picture, its tight box)
+        if moving and kept is not None and kept[0] == layout and kept[1] is canvas:
+            canvas.restore_region(kept[2])
+            renderer = canvas.get_renderer()
+            boxes = [kept[3]]
+            for a in moving:
+                a.draw(renderer)
+                extent = a.get_tightbbox(renderer)
+                # the boxes fig.get_tightbbox counts (an empty title's, zero wide, too)
+                if extent is not None and np.isfinite(extent.bounds).all() and (extent.width or extent.height):
+                    boxes.append(extent.transformed(fig.dpi_scale_trans.inverted()))
+            box = Bbox.union(boxes)
+        else:
+            if moving and getattr(fig, "_course_layout", None) == layout:
+                for a in moving:
+                    a.set_visible(False)
+                canvas.draw()
+                fig._course_kept = (layout, canvas, canvas.copy_from_bbox(fig.bbox),
+                                    fig.get_tightbbox(canvas.get_renderer()))
+                for a in moving:
+                    a.set_visible(True)
+            fig._course_layout = layout
+            # the whole figure, also after the drawing without the moving artists: that one
+            # leaves a hidden title far up (its extent is empty), this one puts it back
+            canvas.draw()
+            box = fig.get_tightbbox(canvas.get_renderer())                     # inches
         width, height = fig.get_size_inches()
-        inside = box.x0 >= 0 and box.y0 >= 0 and box.x1 <= width and box.y1 <= height
+        eps = 0.5 / saved_dpi     # half a pixel: a title at the top edge ends there give or take rounding
+        inside = box.x0 >= -eps and box.y0 >= -eps and box.x1 <= width + eps and box.y1 <= height + eps
         if inside:
             pad = matplotlib.rcParams["savefig.pad_inches"]
             box = box.padded(pad if isinstance(pad, (int, float)) else 0.1)
@@ -136,6 +175,23 @@ def _takes_fig(draw: Callable[..., object]) -> bool:
         return False
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """Run the block with one PyTorch thread. A move computes a small batch (a path
+    of 100 points, a few dozen small images): one thread does it in well under a
+    millisecond, where two threads on a busy two-core machine wait on each other
+    for tens of milliseconds (chapter 2's decode: 0.4 ms against 28 ms, measured
+    with the book build running beside it)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
 def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
                   title: str | None = None, note: bool = True) -> widgets.VBox:
     """A box with ``controls`` (ipywidgets, keyed by ``draw``'s argument names)
@@ -155,8 +211,9 @@ def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
 
     The returned box has the attributes ``controls`` (the mapping), ``image``
     (the ``ipywidgets.Image``), ``figure`` (the Figure reused between moves, or
-    None) and ``last_seconds`` (the duration of the last redraw: compute, draw
-    and PNG encoding, what ``bench/bench_widgets.py`` reports).
+    None), ``last_seconds`` (the duration of the last redraw: compute, draw
+    and PNG encoding, what ``bench/bench_widgets.py`` reports) and
+    ``last_cpu_seconds`` (the CPU time it took, which other busy processes do not lengthen).
 
     The layout is set here for every widget: the controls wrap onto several
     rows instead of leaving the column, their labels take the width they need,
@@ -186,15 +243,17 @@ def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
     in_place = _takes_fig(draw)
 
     def refresh(*_):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         values = {name: control.value for name, control in controls.items()}
-        picture = draw(**values, fig=box.figure) if in_place else draw(**values)
+        with _one_thread():
+            picture = draw(**values, fig=box.figure) if in_place else draw(**values)
         if in_place and isinstance(picture, Figure):
             box.figure = picture
         png, width = _png(picture)
         image.value = png
         image.layout.width = f"{width}px"
         box.last_seconds = time.perf_counter() - start
+        box.last_cpu_seconds = time.process_time() - cpu    # this process's CPU time, whatever else runs
 
     for control in controls.values():
         control.observe(refresh, names="value")
