@@ -1,6 +1,10 @@
-"""In-browser decode time of the book's in-page sliders (onnxruntime-web, wasm,
-one thread): for every slider on every chapter page of a built site, move the
-slider 50 times and report the median decode time measured in the page.
+"""In-browser time of the book's in-page widgets (onnxruntime-web, wasm, one
+thread): for every slider on every chapter page of a built site, move the
+slider 50 times and report the median decode time measured in the page; for
+every latent plane, move the mouse to 50 points of the plane (one decode each)
+and draw 50 short strokes on its pad (each: pre-processing, encoder, decoder at
+mu and at the samples). The sizes of each widget's ONNX files and spec are
+reported with its times.
 
     python bench/bench_slider_browser.py [--html _build/html] [--out bench/results/browser.json]
 """
@@ -8,6 +12,7 @@ slider 50 times and report the median decode time measured in the page.
 from __future__ import annotations
 
 import argparse
+import math
 import statistics
 import sys
 from pathlib import Path
@@ -15,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tools.screenshot import open_site  # noqa: E402
+from tools.screenshot import draw_strokes, open_site  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 from machine import stamp, write_result  # noqa: E402
@@ -29,18 +34,30 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "browser.json"))
     args = parser.parse_args(argv)
     html = Path(args.html)
-    pages = sorted(p for p in (html / "chapters").glob("*.html") if "course-latent-slider" in p.read_text())
+    pages = sorted(p for p in (html / "chapters").glob("*.html")
+                   if "course-latent-slider" in p.read_text() or "course-latent-plane" in p.read_text())
     if not pages:
-        print(f"no page with an in-page slider under {html}")
+        print(f"no page with an in-page widget under {html}")
         return 1
     rows = []
+
+    def row(page_path, wid, what, times):
+        q = statistics.quantiles(times, n=10)
+        name = wid.split("-", 1)[1]
+        sizes = {p.name: p.stat().st_size for p in sorted((html / "assets").glob(f"{name}*"))
+                 if p.stem in (name, f"{name}-decoder", f"{name}-encoder")}
+        print(f"| {page_path.stem} | {wid} | {what} | {statistics.median(times):.2f} | {q[-1]:.2f} | "
+              f"{len(times)} | {sum(sizes.values()) / 1e6:.2f} |")
+        rows.append({"page": page_path.stem, "slider": name, "action": what, "moves": len(times),
+                     "median_ms": round(statistics.median(times), 2), "p90_ms": round(q[-1], 2),
+                     "file_bytes": sizes})
+
     with open_site(html) as (base, browser):
-        print(f"| page | slider | median decode (ms) | p90 (ms) | moves |\n|---|---|---|---|---|")
+        print("| page | widget | action | median (ms) | p90 (ms) | moves | files (MB) |\n|---|---|---|---|---|---|---|")
         for page_path in pages:
             page = browser.new_page()
             page.goto(f"{base}/chapters/{page_path.name}")
-            ids = page.eval_on_selector_all(".course-latent-slider", "els => els.map(e => e.id)")
-            for sid in ids:
+            for sid in page.eval_on_selector_all(".course-latent-slider", "els => els.map(e => e.id)"):
                 page.locator(f"#{sid}").scroll_into_view_if_needed()  # sliders load when in view
                 page.wait_for_selector(f"#{sid}[data-state=ready]", timeout=120_000)
                 page.evaluate(f"() => {{ window.__courseSliderStats['{sid}'].length = 0; }}")
@@ -49,11 +66,28 @@ def main(argv=None) -> int:
                         const lo = Number(s.min), hi = Number(s.max);
                         s.value = lo + ({i + 1} / {MOVES}) * (hi - lo); s.dispatchEvent(new Event('input')); }}""")
                     page.wait_for_function(f"window.__courseSliderStats['{sid}'].length >= {i + 1}")
-                times = page.evaluate(f"window.__courseSliderStats['{sid}']")
-                q = statistics.quantiles(times, n=10)
-                print(f"| {page_path.stem} | {sid} | {statistics.median(times):.2f} | {q[-1]:.2f} | {len(times)} |")
-                rows.append({"page": page_path.stem, "slider": sid.removeprefix("slider-"), "moves": len(times),
-                             "median_ms": round(statistics.median(times), 2), "p90_ms": round(q[-1], 2)})
+                row(page_path, sid, "slider move", page.evaluate(f"window.__courseSliderStats['{sid}']"))
+            for pid in page.eval_on_selector_all(".course-latent-plane", "els => els.map(e => e.id)"):
+                page.locator(f"#{pid}").scroll_into_view_if_needed()  # planes load when in view
+                page.wait_for_selector(f"#{pid}[data-state=ready]", timeout=120_000)
+                plane = page.locator(f"#{pid} .course-plane-canvas")
+                plane.scroll_into_view_if_needed()
+                page.evaluate(f"() => {{ window.__courseSliderStats['{pid}'].length = 0; }}")
+                box = plane.bounding_box()
+                for i in range(MOVES):   # a spiral over the plane: every move a new point
+                    r, a = 0.05 + 0.4 * i / MOVES, 0.7 * i
+                    page.mouse.move(box["x"] + (0.5 + r * math.cos(a)) * box["width"],
+                                    box["y"] + (0.5 + r * math.sin(a)) * box["height"])
+                    page.wait_for_function(f"window.__courseSliderStats['{pid}'].length >= {i + 1}")
+                row(page_path, pid, "pointer move", page.evaluate(f"window.__courseSliderStats['{pid}']"))
+                pad = page.locator(f"#{pid} .course-draw-pad")
+                if pad.count():
+                    pad.scroll_into_view_if_needed()
+                    for i in range(MOVES):
+                        u, v = 40 + 3 * i, 40 + (37 * i) % 140
+                        draw_strokes(page, pad, [[(u, v), (u + 20, v + 30)]])
+                        page.wait_for_function(f"(window.__courseSliderStats['{pid}:draw'] || []).length >= {i + 1}")
+                    row(page_path, pid, "stroke end", page.evaluate(f"window.__courseSliderStats['{pid}:draw']"))
             page.close()
     write_result(args.out, {**stamp(), "site": str(html), "sliders": rows})
     return 0

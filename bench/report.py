@@ -157,23 +157,53 @@ def training_section(t: dict | None) -> str:
     return s
 
 
+def _load_average(result: dict) -> str:
+    """', load average a-b' where the result recorded the machine's 1-minute load average."""
+    load = result.get("load_average")
+    if not load:
+        return ""
+    lo, hi = min(load), max(load)
+    return f", load average {lo:.1f}" + (f"-{hi:.1f}" if hi > lo else "")
+
+
 def sliders_section(w: dict | None, br: dict | None) -> str:
     s = "## Slider latency\n\n"
     if w:
-        s += ("In a running notebook, one slider move recomputes what the widget shows, draws it (a "
-              "Matplotlib figure; for chapter 6 a pixel array) and encodes it as PNG (median and 90th "
-              f"percentile over {w['widgets'][0]['moves']} moves):\n\n")
-        s += _table(["chapter", "widget", "median", "p90"],
-                    [[r["chapter"], r["widget"], f"{r['median_ms']:.0f} ms", f"{r['p90_ms']:.0f} ms"]
-                     for r in w["widgets"]]) + "\n"
-        s += f"\nMeasured {w['measured']} on {_machine(w['machine'])}.\n\n"
+        base = {(r["chapter"], r["widget"]): r for r in (w.get("baseline") or {}).get("widgets", [])}
+        cpu = any("cpu_median_ms" in r for r in w["widgets"])
+        s += ("In a running notebook, one slider move recomputes what the widget shows, draws it and "
+              "encodes it as PNG (median and 90th percentile over "
+              f"{w['widgets'][0]['moves']} moves, wall clock"
+              + ("; *CPU* is the median CPU time of a move, which other processes on the machine do not "
+                 "lengthen" if cpu else "") + "). "
+              + ("Each widget redraws one reused Matplotlib figure in place (its artists updated, then "
+                 "only the moving ones drawn over a kept picture of the rest where the layout holds; "
+                 "chapter 6's interpolation draws a pixel array); *before*, every move built and saved "
+                 "a new figure. " if base else "") + "\n\n")
+        header = ["chapter", "widget", "median", "p90"] + (["CPU"] if cpu else [])
+        header += ["before: median", "before: p90"] if base else []
+        rows = []
+        for r in w["widgets"]:
+            row = [r["chapter"], r["widget"], f"{r['median_ms']:.0f} ms", f"{r['p90_ms']:.0f} ms"]
+            row += [f"{r['cpu_median_ms']:.0f} ms" if "cpu_median_ms" in r else "-"] if cpu else []
+            if base:
+                b = base.get((r["chapter"], r["widget"]))
+                row += [f"{b['median_ms']:.0f} ms", f"{b['p90_ms']:.0f} ms"] if b else ["-", "-"]
+            rows.append(row)
+        s += _table(header, rows) + "\n"
+        s += f"\nMeasured {w['measured']} on {_machine(w['machine'])}{_load_average(w)}"
+        if base:
+            b = w["baseline"]
+            s += f"; *before*: {b.get('label') or ''} measured {b['measured']}{_load_average(b)}"
+        s += ".\n\n"
     else:
         s += _missing("the kernel-side slider latency", "python bench/bench_widgets.py") + "\n"
     if br:
         s += ("In the rendered book, the in-page sliders decode with onnxruntime-web (WebAssembly, "
               "one thread) in headless Chromium; the time of one decode measured in the page:\n\n")
         s += _table(["chapter", "slider", "median", "p90", "moves"],
-                    [[r["page"], r["slider"], f"{r['median_ms']:.1f} ms", f"{r['p90_ms']:.1f} ms", r["moves"]]
+                    [[r["page"], r["slider"] + (f" ({r['action']})" if r.get("action") else ""),
+                      f"{r['median_ms']:.1f} ms", f"{r['p90_ms']:.1f} ms", r["moves"]]
                      for r in br["sliders"]]) + "\n"
         s += f"\nMeasured {br['measured']} on {_machine(br['machine'])}.\n"
     else:

@@ -97,7 +97,8 @@ def site_assets_dir() -> Path | None:
 def _listify(t) -> list:
     if isinstance(t, torch.Tensor):
         t = t.detach().float().cpu().numpy()
-    return np.asarray(t, dtype=np.float32).reshape(-1).round(6).tolist()
+    # rounded in float64, so that JSON holds 0.25 rather than float32's 0.25000000372529
+    return np.asarray(t, dtype=np.float32).astype(np.float64).reshape(-1).round(6).tolist()
 
 
 def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None,
@@ -276,7 +277,8 @@ def latent_plane(model: nn.Module, *, name: str, codes: torch.Tensor, labels: to
                     + (", or draw a digit" if draw else "") + ".</em></p>")
     spec = {
         "kind": "plane", "decoder": f"{name}-decoder.onnx",
-        "codes": codes.numpy().round(decimals).reshape(-1).tolist(), "labels": labels.tolist(),
+        "codes": codes.numpy().astype(np.float64).round(decimals).reshape(-1).tolist(),
+        "labels": labels.tolist(),
         "class_names": list(class_names) if class_names is not None else [str(c) for c in range(n_classes)],
         "lims": [float(lims[0]), float(lims[1])],
         "contours": [{"sigma": float(r), "mass": round(1 - math.exp(-r * r / 2), 4)} for r in sigmas],
