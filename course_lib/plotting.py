@@ -453,9 +453,12 @@ def denoising_figure(models: dict[str, nn.Module], x: torch.Tensor, kind: str, s
         if len(rows) == 1:
             rows.append((x_tilde, f"corrupted\nerror {(x_tilde - xc).pow(2).flatten(1).sum(1).mean():.1f}"))
         rows.append((x_hat, f"{name}\nerror {(x_hat - xc).pow(2).flatten(1).sum(1).mean():.1f}"))
-    return image_grid(torch.cat([imgs.reshape(xc.shape) for imgs, _ in rows]), nrow=len(rows),
-                      row_labels=[label for _, label in rows], cell=0.8,
-                      title=f"{kind}, strength {strength:.2f} (squared error per image)", fig=fig)
+    fig = image_grid(torch.cat([imgs.reshape(xc.shape) for imgs, _ in rows]), nrow=len(rows),
+                     row_labels=[label for _, label in rows], cell=0.8,
+                     title=f"{kind}, strength {strength:.2f} (squared error per image)", fig=fig)
+    # a move changes every row but the clean images (the first)
+    changed = [ax.images[0] for ax in fig.axes[len(xc):]] + [ax.yaxis.label for ax in fig.axes[len(xc)::len(xc)]]
+    return _moving(fig, [*changed, getattr(fig, "_suptitle", None)])
 
 
 def interpolation_picture(strip: np.ndarray, ts: Sequence[float] | np.ndarray, frame: np.ndarray, t: float, *,
