@@ -175,11 +175,12 @@ def sliders_section(w: dict | None, br: dict | None) -> str:
               "encodes it as PNG (median and 90th percentile over "
               f"{w['widgets'][0]['moves']} moves, wall clock"
               + ("; *CPU* is the median CPU time of a move, which other processes on the machine do not "
-                 "lengthen" if cpu else "") + "). "
+                 "lengthen" if cpu else "") + ")" + (". " if base else "")
               + ("Each widget redraws one reused Matplotlib figure in place (its artists updated, then "
                  "only the moving ones drawn over a kept picture of the rest where the layout holds; "
                  "chapter 6's interpolation draws a pixel array); *before*, every move built and saved "
-                 "a new figure. " if base else "") + "\n\n")
+                 "a new figure. The machine is shared: its load average says how busy it was"
+                 if base else "") + ".\n\n")
         header = ["chapter", "widget", "median", "p90"] + (["CPU"] if cpu else [])
         header += ["before: median", "before: p90"] if base else []
         rows = []

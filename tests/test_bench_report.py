@@ -81,3 +81,15 @@ def test_page_weight_section_shows_each_chapter_before_and_after(tmp_path):
     assert "| 05_x | 5.0 MB | 19.4 MB | 14.3 MB | 3.9 MB | 22.7 MB | 22.7 MB |" in text
     assert "The other 1 pages: 3.8 MB to 3.8 MB each." in text
     assert "smoke build of abc1234; *before*: smoke build of 0000000" in text
+
+
+def test_slider_section_shows_each_widget_before_and_after(tmp_path):
+    row = {"chapter": 2, "widget": "w", "moves": 50, "median_ms": 61.0, "p90_ms": 80.0, "cpu_median_ms": 40.0}
+    (tmp_path / "widgets.json").write_text(json.dumps({
+        "machine": MACHINE, "measured": "today", "load_average": [1.2, 2.5], "widgets": [row],
+        "baseline": {"label": "a new figure per move", "measured": "yesterday", "load_average": [3.0],
+                     "widgets": [{**row, "median_ms": 250.0, "p90_ms": 700.0}]}}))
+    text = report.render(tmp_path)
+    assert "| chapter | widget | median | p90 | CPU | before: median | before: p90 |" in text
+    assert "| 2 | w | 61 ms | 80 ms | 40 ms | 250 ms | 700 ms |" in text
+    assert "load average 1.2-2.5; *before*: a new figure per move measured yesterday, load average 3.0" in text
