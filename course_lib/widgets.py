@@ -1,8 +1,9 @@
 """The kernel-side widgets: each wires ipywidgets controls to a drawing
 function of :mod:`course_lib.plotting`, which returns a matplotlib Figure or
 an RGB picture, and only redraws: a slider move updates the artists of one
-reused Figure in place (see :func:`figure_widget`). The computations they show live with their
-concepts, so the tests and the chapters call them without any widget.
+reused Figure in place and draws only those (see :func:`figure_widget`). The
+computations they show live with their concepts, so the tests and the
+chapters call them without any widget.
 
 In the rendered book these widgets are pictures of their saved state: there is
 no kernel behind the controls. Every widget therefore carries a note saying so
@@ -47,17 +48,18 @@ def _static_note() -> widgets.HTML:
     return note
 
 
-def _png(picture) -> tuple[bytes, int]:
+def _png(picture, compress_level: int = 1) -> tuple[bytes, int]:
     """PNG bytes of a matplotlib Figure or of an RGB picture (H, W, 3) uint8, and
     the width in CSS pixels at which to show it: a Figure at the size the inline
     backend shows it (``figure.dpi`` pixels per inch, whatever dpi it is saved
-    at), a picture one pixel per pixel."""
+    at), a picture one pixel per pixel. ``compress_level`` is zlib's: 1 for a
+    move (fastest), 6 for the first picture, the one the book keeps (3-15 % smaller)."""
     import io
 
     import numpy as np
 
     if isinstance(picture, Figure):
-        return _figure_png(picture)
+        return _figure_png(picture, compress_level)
     arr = np.asarray(picture)
     if arr.dtype != np.uint8 or arr.ndim != 3 or arr.shape[2] != 3:
         raise ValueError("draw must return a matplotlib Figure or an RGB picture (H, W, 3) of uint8, "
@@ -65,16 +67,16 @@ def _png(picture) -> tuple[bytes, int]:
     from PIL import Image
 
     buf = io.BytesIO()
-    Image.fromarray(arr).save(buf, format="png", compress_level=1)
+    Image.fromarray(arr).save(buf, format="png", compress_level=compress_level)
     return buf.getvalue(), arr.shape[1]
 
 
-def _figure_png(fig: Figure) -> tuple[bytes, int]:
+def _figure_png(fig: Figure, compress_level: int = 1) -> tuple[bytes, int]:
     """What ``fig.savefig(..., bbox_inches="tight")`` saves, drawn once instead of
     twice: savefig draws the figure to find the tight box, then again to save it;
     here one Agg draw gives both the pixels and the box, which is cut out of them
     (its padding beyond the figure's edge filled with the figure's colour) and
-    encoded by Pillow at its fastest setting. Where something is drawn outside the
+    encoded by Pillow (``compress_level``, see :func:`_png`). Where something is drawn outside the
     figure (a label left of the first axes), savefig's own tight box, which grows
     the picture to hold it, is used instead.
 
@@ -145,7 +147,7 @@ def _figure_png(fig: Figure) -> tuple[bytes, int]:
             out[max(-y0, 0):min(rows, y1) - y0, max(-x0, 0):min(cols, x1) - x0] = \
                 rgba[max(y0, 0):min(rows, y1), max(x0, 0):min(cols, x1), :3]
             buf = io.BytesIO()
-            Image.fromarray(out).save(buf, format="png", compress_level=1)
+            Image.fromarray(out).save(buf, format="png", compress_level=compress_level)
     finally:
         if saved_dpi != shown_dpi:
             fig.set_dpi(shown_dpi)
@@ -213,7 +215,8 @@ def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
     (the ``ipywidgets.Image``), ``figure`` (the Figure reused between moves, or
     None), ``last_seconds`` (the duration of the last redraw: compute, draw
     and PNG encoding, what ``bench/bench_widgets.py`` reports) and
-    ``last_cpu_seconds`` (the CPU time it took, which other busy processes do not lengthen).
+    ``last_cpu_seconds`` (its CPU time, which other busy processes do not lengthen).
+    A move computes on one PyTorch thread (:func:`_one_thread`).
 
     The layout is set here for every widget: the controls wrap onto several
     rows instead of leaving the column, their labels take the width they need,
@@ -249,7 +252,7 @@ def figure_widget(draw: Callable[..., object], controls: Mapping[str, object],
             picture = draw(**values, fig=box.figure) if in_place else draw(**values)
         if in_place and isinstance(picture, Figure):
             box.figure = picture
-        png, width = _png(picture)
+        png, width = _png(picture, 1 if hasattr(box, "last_seconds") else 6)   # 6: the saved picture
         image.value = png
         image.layout.width = f"{width}px"
         box.last_seconds = time.perf_counter() - start
