@@ -169,6 +169,75 @@ def test_in_page_sliders_decode_like_pytorch(smoke_site):
     assert found == SLIDERS, f"sliders in the built book: {sorted(found)}, expected {sorted(SLIDERS)}"
 
 
+#: the in-page latent planes with their draw pads (issue 18): chapter 9's L = 2 MNIST VAE
+PLANES = {"ch09-latent-plane"}
+
+
+def test_in_page_latent_planes_decode_and_encode_like_pytorch(smoke_site):
+    """Every latent plane of the built book waits out of view (no onnxruntime
+    requested), then loads; its in-page decoder and encoder give the PyTorch outputs
+    stored at export time (within 1e-4); the pointer changes the plane and the
+    decoded image; drawing a digit shows its posterior on the plane."""
+    import json
+
+    import numpy as np
+
+    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
+    pytest.importorskip("playwright", reason="playwright-python is not installed: browser tests skipped")
+    from tools.screenshot import SEVEN, collect_errors, draw_strokes, open_site
+
+    pages = sorted(p for p in (smoke_site / "chapters").glob("*.html") if "course-latent-plane" in p.read_text())
+    found = set()
+    with open_site(smoke_site) as (base, browser):
+        for path in pages:
+            page = browser.new_page()
+            errors = collect_errors(page, base)
+            ort = []
+            page.on("request", lambda r: ort.append(r.url) if "/vendor/ort/" in r.url else None)
+            page.goto(f"{base}/chapters/{path.name}", wait_until="networkidle")
+            ids = page.eval_on_selector_all(".course-latent-plane", "els => els.map(e => e.id)")
+            states = page.eval_on_selector_all(".course-latent-plane", "els => els.map(e => e.dataset.state)")
+            if not page.evaluate("document.querySelector('.course-latent-slider') !== null"):
+                assert not ort, f"{path.name}: onnxruntime requested before any widget is in view: {ort}"
+                assert set(states) == {"waiting"}, f"{path.name}: planes out of view are {states}, not waiting"
+            for pid in ids:
+                name = pid.removeprefix("plane-")
+                found.add(name)
+                spec = json.loads((smoke_site / "assets" / f"{name}.json").read_text())
+                page.locator(f"#{pid}").scroll_into_view_if_needed()
+                page.wait_for_selector(f"#{pid}[data-state=ready]", timeout=60_000)
+                assert ort, f"{name}: ready without loading onnxruntime?"
+                plane = page.locator(f"#{pid} .course-plane-canvas")
+                plane.scroll_into_view_if_needed()
+                api = f"window.CourseLatentSlider.widgets['{pid}']"
+                for ref in spec["references"]["decode"]:
+                    np.testing.assert_allclose(page.evaluate(f"{api}.decodeAt({ref['z']})"), ref["output"],
+                                               atol=1e-4, err_msg=f"{name}: decoder at {ref['z']}")
+                enc = spec["references"]["encode"]
+                got = page.evaluate(f"{api}.encode({enc['x']})")
+                np.testing.assert_allclose(got["mu"] + got["sigma"], enc["mu"] + enc["sigma"], atol=1e-4,
+                                           err_msg=f"{name}: in-page encoder differs from PyTorch")
+                read = f"() => Array.from(document.querySelector('#{pid} .course-plane-canvas')" \
+                       ".getContext('2d').getImageData(0, 0, 360, 360).data)"
+                before = page.evaluate(read)
+                box = plane.bounding_box()
+                page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.6 * box["height"])
+                page.wait_for_function(f"document.querySelector('#{pid}').dataset.z !== '0,0'")
+                page.wait_for_timeout(200)
+                assert page.evaluate(read) != before, f"{name}: the pointer did not change the plane"
+                pad = page.locator(f"#{pid} .course-draw-pad")
+                pad.scroll_into_view_if_needed()
+                before = page.evaluate(read)
+                draw_strokes(page, pad, SEVEN)
+                page.wait_for_function(f"document.querySelector('#{pid}').dataset.strokes === '2'")
+                page.wait_for_timeout(300)
+                assert page.evaluate(read) != before, f"{name}: drawing did not show a posterior on the plane"
+            page.close()
+            assert not errors, f"{path.name}: {errors}"
+    assert found == PLANES, f"latent planes in the built book: {sorted(found)}, expected {sorted(PLANES)}"
+
+
 WIDGET_VIEW = 'type="application/vnd.jupyter.widget-view+json"'
 
 
