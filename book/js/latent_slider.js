@@ -109,7 +109,8 @@
 .course-inpage .course-slider-controls { display: flex; flex-wrap: wrap; gap: 0.4em 1em; align-items: center; margin: 0.5em 0; }
 .course-inpage .course-control { display: inline-flex; flex-wrap: wrap; gap: 0.3em; align-items: center; max-width: 100%; }
 .course-inpage label, .course-inpage .course-label, .course-inpage figcaption { font-size: 0.9em; font-weight: 600; }
-.course-inpage figcaption { font-weight: normal; color: var(--pst-color-text-muted, #5f6b7a); max-width: 15em; }
+.course-inpage figcaption { font-weight: normal; color: var(--pst-color-text-muted, #5f6b7a); max-width: 22em;
+  text-align: left; margin-top: 0.2em; }
 .course-inpage .course-readout, .course-inpage .course-slider-value { font-variant-numeric: tabular-nums; font-size: 0.9em; }
 .course-inpage input[type=range] { accent-color: var(--pst-color-primary, #0a7d91); max-width: 100%; }
 .course-inpage select, .course-inpage button { max-width: 100%; font: inherit; font-size: 0.9em; }
@@ -425,7 +426,7 @@
     });
     const row = el("div", { class: "course-row" });
     row.append(figure("the plane z = (z1, z2): dots are test codes (posterior means), circles the prior's "
-      + "1, 2 and 3 sigma contours; the red cross is z", plane),
+      + "1, 2 and 3 sigma contours; the cross marks z", plane),
     figure("decoded at z (the decoder's mean, 28x28)", image));
     root.append(controls, row, legend);
 
