@@ -1,6 +1,9 @@
 """In-browser time of the book's in-page widgets (onnxruntime-web, wasm, one
-thread): for every slider on every chapter page of a built site, move the
-slider 50 times and report the median decode time measured in the page; for
+thread, for the models): for every slider on every chapter page of a built site
+(a decoder's line slider, a slider over precomputed figures, chapter 4's
+closed-form explorer), move the slider 50 times and report the median time per
+move measured in the page (decode and draw; swap and decode the picture; compute
+and draw the curves); for
 every latent plane, move the mouse to 50 points of the plane (one decode each)
 and draw 50 short strokes on its pad (each: pre-processing, encoder, decoder at
 mu and at the samples). The sizes of each widget's ONNX files and spec are
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -34,8 +38,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "browser.json"))
     args = parser.parse_args(argv)
     html = Path(args.html)
-    pages = sorted(p for p in (html / "chapters").glob("*.html")
-                   if "course-latent-slider" in p.read_text() or "course-latent-plane" in p.read_text())
+    kinds = ("course-latent-slider", "course-latent-plane", "course-frames", "course-gaussian-posterior")
+    pages = sorted(p for p in (html / "chapters").glob("*.html") if any(k in p.read_text() for k in kinds))
     if not pages:
         print(f"no page with an in-page widget under {html}")
         return 1
@@ -43,9 +47,11 @@ def main(argv=None) -> int:
 
     def row(page_path, wid, what, times):
         q = statistics.quantiles(times, n=10)
-        name = wid.split("-", 1)[1]
+        name = next(wid.removeprefix(p) for p in ("slider-", "plane-", "frames-", "gaussian-posterior-")
+                    if wid.startswith(p))
         sizes = {p.name: p.stat().st_size for p in sorted((html / "assets").glob(f"{name}*"))
-                 if p.stem in (name, f"{name}-decoder", f"{name}-encoder")}
+                 if p.stem in (name, f"{name}-decoder", f"{name}-encoder")
+                 or re.fullmatch(re.escape(name) + r"-\d+", p.stem)}     # a frames slider's pictures
         print(f"| {page_path.stem} | {wid} | {what} | {statistics.median(times):.2f} | {q[-1]:.2f} | "
               f"{len(times)} | {sum(sizes.values()) / 1e6:.2f} |")
         rows.append({"page": page_path.stem, "slider": name, "action": what, "moves": len(times),
@@ -57,14 +63,17 @@ def main(argv=None) -> int:
         for page_path in pages:
             page = browser.new_page()
             page.goto(f"{base}/chapters/{page_path.name}")
-            for sid in page.eval_on_selector_all(".course-latent-slider", "els => els.map(e => e.id)"):
+            sliders = ".course-latent-slider, .course-frames, .course-gaussian-posterior"
+            for sid in page.eval_on_selector_all(sliders, "els => els.map(e => e.id)"):
                 page.locator(f"#{sid}").scroll_into_view_if_needed()  # sliders load when in view
                 page.wait_for_selector(f"#{sid}[data-state=ready]", timeout=120_000)
                 page.evaluate(f"() => {{ window.__courseSliderStats['{sid}'].length = 0; }}")
                 for i in range(MOVES):
+                    # a sweep from min to max (a frames slider, with a few values, goes round them)
                     page.evaluate(f"""() => {{ const s = document.querySelector('#{sid} .course-slider-range');
-                        const lo = Number(s.min), hi = Number(s.max);
-                        s.value = lo + ({i + 1} / {MOVES}) * (hi - lo); s.dispatchEvent(new Event('input')); }}""")
+                        const lo = Number(s.min), hi = Number(s.max), n = Math.round((hi - lo) / Number(s.step));
+                        s.value = n <= 10 ? lo + ({i + 1} % (n + 1)) * Number(s.step) : lo + ({i + 1} / {MOVES}) * (hi - lo);
+                        s.dispatchEvent(new Event('input')); }}""")
                     page.wait_for_function(f"window.__courseSliderStats['{sid}'].length >= {i + 1}")
                 row(page_path, sid, "slider move", page.evaluate(f"window.__courseSliderStats['{sid}']"))
             for pid in page.eval_on_selector_all(".course-latent-plane", "els => els.map(e => e.id)"):

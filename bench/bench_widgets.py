@@ -96,10 +96,7 @@ def build_widgets():
            for name in ("plain AE", "DAE, pixel dropping", "DAE, all five corruptions")}
     yield 3, "corrupted vs denoised (8 images, 3 models)", cl.denoising_widget(dae, fashion.x[:8]), "strength"
 
-    yield 4, "q against the exact posterior", cl.figure_widget(
-        cl.q_vs_posterior_figure,
-        {"mu": widgets.FloatSlider(value=0.0, min=-1.5, max=2.0, step=0.05, description="mu"),
-         "sigma": widgets.FloatSlider(value=1.0, min=0.05, max=1.5, step=0.05, description="sigma")}), "mu"
+    yield 4, "q against the exact posterior", cl.q_posterior_widget(), "mu"
 
     vae = cl.mlp_vae(2, 16, sigma=0.1).eval()
     w5 = cl.figure_widget(_chapter5_draw(vae, x0, x1, roll),

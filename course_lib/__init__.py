@@ -43,7 +43,8 @@ from .estimators import (
     reparam_gradients, score_function_gradients,
 )
 from .export import (
-    export_onnx, latent_plane, latent_slider, site_assets_dir,
+    export_onnx, figure_frames, gaussian_posterior_explorer, latent_plane, latent_slider,
+    site_assets_dir,
 )
 from .faces import (
     CelebAUnavailableError, FACE_ATTRIBUTES, FaceAttributes, load_celeba, make_faces,
@@ -73,7 +74,8 @@ from .plotting import (
     scatter2d, temperature_figure, traversal_figure,
 )
 from .ppca import (
-    FAMILIES, fit_q, inference_gaps, InferenceGaps, LinearGaussian, ppca_log_weights, q_posterior_terms,
+    FAMILIES, fit_q, inference_gaps, InferenceGaps, LinearGaussian, ppca_log_weights, q_posterior_axes,
+    q_posterior_terms,
 )
 from .pretrain import (
     CHECKPOINT_DIR, FacesVAEConfig, load_or_train_model, MNIST_TEST_BINARIZE_SEED, ModelSpec,
@@ -94,7 +96,7 @@ from .utils import (
 )
 from .widgets import (
     ae_interpolation_widget, attribute_edit_widget, denoising_widget, figure_widget,
-    interpolation_widget, temperature_widget,
+    interpolation_widget, q_posterior_widget, temperature_widget,
 )
 
 from . import (  # noqa: E402  (the modules themselves, for __all__)

@@ -16,6 +16,12 @@ arithmetic (``a = z``, ``b = z_attr``, ``s = alpha``).
 encoder, and a spec with test codes to draw as a scatter over the plane, for a
 plane the pointer explores and a pad the reader draws a digit on.
 
+``figure_frames`` needs no model in the page: it draws a chapter's figure at
+each of a few values of one parameter (a beta, a code size, a corruption
+strength) and the page swaps the pictures as the slider moves, with no
+WebAssembly. ``gaussian_posterior_explorer`` is chapter 4's closed-form
+picture, computed by the page's own JavaScript.
+
 The files go to ``$COURSE_SITE_ASSETS`` (set by ``tools/build_book.py``); when it
 is unset (JupyterLab, tests) nothing is written and a short note is returned.
 """
@@ -40,7 +46,7 @@ from .utils import eval_mode, to_model
 if TYPE_CHECKING:
     from IPython.display import HTML
 
-__all__ = ["export_onnx", "latent_plane", "latent_slider", "site_assets_dir"]
+__all__ = ["export_onnx", "figure_frames", "gaussian_posterior_explorer", "latent_plane", "latent_slider", "site_assets_dir"]
 
 ASSETS_URL = "../assets"  # chapter pages live in chapters/, assets at the site root
 VENDOR_URL = "../vendor"
@@ -302,3 +308,118 @@ def latent_plane(model: nn.Module, *, name: str, codes: torch.Tensor, labels: to
         f'<script src="{VENDOR_URL}/course/latent_slider.js"></script>'
     )
     return HTML(snippet)
+
+
+def _snippet(css_class: str, name: str, what: str, caption: str, needs: str) -> HTML:
+    """The placeholder a widget of ``book/js/latent_slider.js`` replaces once loaded."""
+    from IPython.display import HTML
+
+    prefix = css_class.removeprefix("course-")
+    return HTML(
+        f'<div class="{css_class}" data-spec="{ASSETS_URL}/{name}.json" '
+        f'data-vendor="{VENDOR_URL}" id="{prefix}-{html.escape(name)}">'
+        f'<p class="course-slider-fallback"><em>Loading {what}... ({needs}; the static figures '
+        f'above show the same).</em></p>'
+        f'{_caption(caption)}</div>'
+        f'<script src="{VENDOR_URL}/course/latent_slider.js"></script>'
+    )
+
+
+def figure_frames(draw: Callable[[object], object], values: Sequence[object], *, name: str,
+                  label: str, unit: str = "", start: object | None = None,
+                  value_labels: Sequence[str] | None = None, caption: str = "") -> HTML:
+    """An in-page slider over precomputed pictures: ``draw(value)`` (a matplotlib
+    Figure, e.g. the figure function behind a kernel slider) at every value of
+    ``values``, saved as sharp PNGs (twice the figure's dpi, shown at its CSS size);
+    the page shows the one the slider picks, with ``label``, the value and ``unit``
+    beside it. It needs no WebAssembly and no kernel, and each picture is exactly
+    what the notebook draws at that value.
+
+    ``value_labels`` (default ``f"{value:g}"``) is how each value is written;
+    ``start`` the value shown first (default the first). The spec lists the values,
+    their labels and the files; outside a book build nothing is drawn or written
+    and a short note is returned.
+    """
+    from IPython.core.pylabtools import print_figure
+    from IPython.display import HTML
+    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
+
+    values = list(values)
+    if len(values) < 2:
+        raise ValueError(f"figure_frames needs at least two values to move between, got {len(values)}")
+    if value_labels is not None and len(value_labels) != len(values):
+        raise ValueError(f"give one label per value: {len(value_labels)} labels for {len(values)} values")
+    if start is not None and start not in values:
+        raise ValueError(f"start must be one of the values {values}, got {start!r}")
+    texts = [str(t) for t in value_labels] if value_labels is not None else [
+        f"{v:g}" if isinstance(v, (int, float)) else str(v) for v in values]
+    out_dir = site_assets_dir()
+    if out_dir is None:
+        return HTML("<p><em>In the built book, a slider here swaps the figure drawn at each value "
+                    f"of {html.escape(label)}; in Jupyter, the ipywidgets widget does the same.</em></p>")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    frames = []
+    for i, value in enumerate(values):
+        fig = draw(value)
+        if not isinstance(fig, Figure):
+            raise TypeError(f"draw must return a matplotlib Figure, got {type(fig).__name__} for {value!r}")
+        data = print_figure(fig, fmt="retina")            # PNG at twice fig.dpi, as the book's figures
+        plt.close(fig)
+        width, height = (int.from_bytes(data[k:k + 4], "big") for k in (16, 20))
+        file = f"{name}-{i}.png"
+        (out_dir / file).write_bytes(data)
+        frames.append({"file": file, "width": width // 2, "height": height // 2})
+    spec = {"kind": "frames", "label": label, "unit": unit, "values": texts, "frames": frames,
+            "start": values.index(start) if start is not None else 0}
+    (out_dir / f"{name}.json").write_text(json.dumps(spec))
+    return _snippet("course-frames", name, "the pictures for this slider", caption,
+                    "it needs JavaScript")
+
+
+def gaussian_posterior_explorer(*, name: str, x: float = 1.5, w: float = 2.0, noise: float = 0.5,
+                                mu: tuple[float, float, float, float] = (0.0, -1.5, 2.0, 0.05),
+                                sigma: tuple[float, float, float, float] = (1.0, 0.05, 1.5, 0.05),
+                                caption: str = "") -> HTML:
+    r"""Chapter 4's picture of :func:`course_lib.q_posterior_terms` in the page, in
+    plain JavaScript (it is closed-form maths: no model, no WebAssembly): sliders for
+    the mean and standard deviation of :math:`q = \mathcal{N}(\mu, \sigma^2)`, the
+    densities of q, the exact posterior and the prior on fixed axes, and
+    :math:`\log p(x)`, the ELBO and both KLs. ``mu`` and ``sigma`` are (start, min,
+    max, step). The spec holds the model and Python's terms at a few (mu, sigma),
+    which the browser tests compare with the page's."""
+    from .ppca import q_posterior_axes, q_posterior_terms
+
+    for label, (v0, lo, hi, step) in (("mu", mu), ("sigma", sigma)):
+        if not (lo < hi and lo <= v0 <= hi and step > 0):
+            raise ValueError(f"{label} needs (start, min, max, step) with min <= start <= max, "
+                             f"min < max and step > 0, got {(v0, lo, hi, step)}")
+    if sigma[1] <= 0:
+        raise ValueError(f"sigma's range must be positive, got min {sigma[1]}")
+    if not noise > 0:
+        raise ValueError(f"noise must be positive, got {noise}")
+    model = dict(x=x, w=w, noise=noise)
+    post = q_posterior_terms(mu[0], sigma[0], **model)
+    pm, ps = post["post_mean"], post["post_std"]
+    axes = q_posterior_axes(mu[1:3], sigma[1:3], **model)     # the kernel widget's axes too
+    keys = ("log_px", "elbo", "kl_post", "recon", "kl_prior")
+    references = []
+    for m, s_ in ((mu[0], sigma[0]), (pm, ps), (mu[1], sigma[2]), (mu[2], sigma[1])):
+        t = q_posterior_terms(m, s_, **model)
+        references.append({"mu": m, "sigma": s_, **{k: float(t[k]) for k in keys}})
+    out_dir = site_assets_dir()
+    if out_dir is None:
+        from IPython.display import HTML
+
+        return HTML("<p><em>In the built book, sliders here move q against the exact posterior in "
+                    "the page itself; in Jupyter, the ipywidgets widget does the same.</em></p>")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    spec = {"kind": "gaussian-posterior", "model": model,
+            "posterior": {"mean": pm, "std": ps},
+            "mu": dict(zip(("value", "min", "max", "step"), mu)),
+            "sigma": dict(zip(("value", "min", "max", "step"), sigma)),
+            "axes": {"z": list(axes["z"]), "density": list(axes["density"])},
+            "references": references}
+    (out_dir / f"{name}.json").write_text(json.dumps(spec))
+    return _snippet("course-gaussian-posterior", name, "the interactive figure", caption,
+                    "it needs JavaScript")

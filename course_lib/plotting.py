@@ -340,41 +340,58 @@ def image_mosaic(images: torch.Tensor | np.ndarray, *, row_labels: Sequence[str]
 # ---------------------------------------------------------------------------
 # Figures behind the chapters' sliders (course_lib.widgets wires controls to them)
 
-def q_vs_posterior_figure(mu: float, sigma: float, fig: Figure | None = None, **model) -> Figure:
+def q_vs_posterior_figure(mu: float, sigma: float, fig: Figure | None = None,
+                          axes: Mapping[str, tuple[float, float]] | None = None, **model) -> Figure:
     """Figure for :func:`q_posterior_terms`: the densities of q, the exact
     posterior and the prior, with log p(x), the ELBO and both KLs in the title.
-    Given ``fig``, one this function drew before for the same ``model``, its
-    curves, axis limits and texts are updated for the new ``mu`` and ``sigma``."""
+
+    ``axes`` (from :func:`course_lib.q_posterior_axes`: ``{"z": (lo, hi), "density":
+    (0, top)}``) fixes the axes for every mu and sigma; without it they follow q.
+    Given ``fig``, one this function drew before for the same ``model`` and ``axes``,
+    its curves and texts are updated for the new ``mu`` and ``sigma``: with fixed
+    axes only q, its legend entry and the title change (a slider redraws only them),
+    else the limits move too and the whole figure is laid out again."""
     from .ppca import q_posterior_terms
 
-    t = q_posterior_terms(mu, sigma, **model)
+    t = q_posterior_terms(mu, sigma, z_range=None if axes is None else tuple(axes["z"]), **model)
     q_label = f"$q = \\mathcal{{N}}({mu:.2f}, {sigma:.2f}^2)$"
     if fig is None:
         fig, ax = plt.subplots(figsize=(6.4, 3.4))
         ax.plot(t["z"], t["posterior"], color="black", lw=2, label="posterior $p(z \\mid x)$")
         ax.plot(t["z"], t["prior"], color="gray", ls=":", label="prior $p(z)$")
-        ax.fill_between(t["z"], t["q"], color="tab:orange", alpha=0.35)
-        ax.plot(t["z"], t["q"], color="tab:orange", label=q_label)
+        # q above the fixed curves and below the frame, as a slider draws it over a kept
+        # picture of the curves (the frame is drawn again over it: see the end)
+        ax.fill_between(t["z"], t["q"], color="tab:orange", alpha=0.35, zorder=2.1)
+        ax.plot(t["z"], t["q"], color="tab:orange", label=q_label, zorder=2.2)
         ax.set(xlabel="$z$", ylabel="density")
+        if axes is not None:
+            ax.set(xlim=axes["z"], ylim=axes["density"])
         plt.close(fig)
-    else:   # the same artists, moved: the grid z follows mu and sigma
+        fresh = True
+    else:   # the same artists, moved
         ax = _reused_axes(fig, 1, "q_vs_posterior_figure")[0]
         posterior, prior, q = ax.lines
         for line, key in ((posterior, "posterior"), (prior, "prior"), (q, "q")):
             line.set_data(t["z"], t[key])
         q.set_label(q_label)
         ax.collections[0].set_data(t["z"], t["q"], 0)      # the filled area under q
-        ax.relim()                                         # relim leaves collections out:
-        ax.update_datalim(ax.collections[0].get_datalim(ax.transData))   # add the area back
-        ax.autoscale_view()
-    ax.set_title(f"log p(x) = {t['log_px']:.3f}   ELBO = {t['elbo']:.3f}   "
-                 f"KL(q||posterior) = {t['kl_post']:.3f}\nE_q log p(x|z) = {t['recon']:.3f}   "
-                 f"KL(q||prior) = {t['kl_prior']:.3f}", fontsize=9.5)
-    ax.legend(loc="upper left")
-    # the limits follow mu and sigma at almost every move, and the tick labels with them: the
-    # whole figure is laid out and drawn again (no kept picture, see course_lib.figure_widget)
-    _tight_layout_afresh(fig)
-    return fig
+        if axes is None:                                   # the limits follow q
+            ax.relim()                                     # relim leaves collections out:
+            ax.update_datalim(ax.collections[0].get_datalim(ax.transData))   # add the area back
+            ax.autoscale_view()
+        fresh = False
+    title = ax.set_title(f"log p(x) = {t['log_px']:.3f}   ELBO = {t['elbo']:.3f}   "
+                         f"KL(q||posterior) = {t['kl_post']:.3f}\nE_q log p(x|z) = {t['recon']:.3f}   "
+                         f"KL(q||prior) = {t['kl_prior']:.3f}", fontsize=9.5)
+    legend = ax.legend(loc="upper left")
+    if axes is None:
+        # the limits follow mu and sigma at almost every move, and the tick labels with them: the
+        # whole figure is laid out and drawn again (no kept picture, see course_lib.figure_widget)
+        _tight_layout_afresh(fig)
+        return fig
+    if fresh:
+        fig.tight_layout()
+    return _moving(fig, [ax.collections[0], ax.lines[2], *ax.spines.values(), legend, title])
 
 
 def interpolation_figure(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor, t: float,

@@ -36,7 +36,7 @@ from torch.distributions import MultivariateNormal
 
 from .losses import LOG_2PI
 
-__all__ = ["q_posterior_terms", "LinearGaussian", "ppca_log_weights", "fit_q", "InferenceGaps",
+__all__ = ["q_posterior_terms", "q_posterior_axes", "LinearGaussian", "ppca_log_weights", "fit_q", "InferenceGaps",
            "inference_gaps", "FAMILIES"]
 
 #: the variational families of :meth:`LinearGaussian.best_q`, :func:`fit_q` and :func:`inference_gaps`
@@ -272,7 +272,8 @@ def inference_gaps(model: LinearGaussian, x: torch.Tensor, q_mean: torch.Tensor,
 
 
 def q_posterior_terms(mu: float, sigma: float, *, x: float = 1.5, w: float = 2.0,
-                      noise: float = 0.5, grid: int = 400) -> dict:
+                      noise: float = 0.5, grid: int = 400,
+                      z_range: tuple[float, float] | None = None) -> dict:
     r"""Everything the chapter-4 slider shows, for the 1-D model
     :math:`z \sim \mathcal{N}(0, 1)`, :math:`x \mid z \sim \mathcal{N}(w z, \text{noise}^2)`
     at one observed ``x``, and :math:`q = \mathcal{N}(\mu, \sigma^2)`.
@@ -280,7 +281,8 @@ def q_posterior_terms(mu: float, sigma: float, *, x: float = 1.5, w: float = 2.0
     Returns a dict with the grid ``z`` and the densities ``q``, ``posterior``;
     the scalars ``log_px`` (exact evidence), ``elbo`` (closed form), ``kl_post``
     = KL(q || p(z | x)), ``recon`` = E_q log p(x | z) and ``kl_prior`` = KL(q || p(z)).
-    ``elbo = log_px - kl_post = recon - kl_prior`` holds up to rounding.
+    ``elbo = log_px - kl_post = recon - kl_prior`` holds up to rounding. The grid
+    spans ``z_range`` if given, else the mass of q, the posterior and the prior.
     """
     import numpy as np
     import torch
@@ -300,8 +302,9 @@ def q_posterior_terms(mu: float, sigma: float, *, x: float = 1.5, w: float = 2.0
     # E_q log N(x; w z, noise^2), in closed form
     recon = -0.5 * np.log(2 * np.pi * noise ** 2) - ((x - w * mu) ** 2 + w ** 2 * sigma ** 2) / (2 * noise ** 2)
     kl_post = float(gaussian_kl_diag(m, lv, post_mean, torch.log(post_cov).expand(1, 1))[0])
-    lo, hi = min(pm - 4 * pv ** 0.5, mu - 4 * sigma, -3.0), max(pm + 4 * pv ** 0.5, mu + 4 * sigma, 3.0)
-    z = np.linspace(lo, hi, grid)
+    if z_range is None:
+        z_range = (min(pm - 4 * pv ** 0.5, mu - 4 * sigma, -3.0), max(pm + 4 * pv ** 0.5, mu + 4 * sigma, 3.0))
+    z = np.linspace(*z_range, grid)
 
     def pdf(mean, var):
         return np.exp(-0.5 * (z - mean) ** 2 / var) / np.sqrt(2 * np.pi * var)
@@ -309,3 +312,22 @@ def q_posterior_terms(mu: float, sigma: float, *, x: float = 1.5, w: float = 2.0
     return {"z": z, "q": pdf(mu, sigma ** 2), "posterior": pdf(pm, pv), "prior": pdf(0.0, 1.0),
             "log_px": float(model.log_marginal(xt)[0]), "elbo": elbo, "kl_post": kl_post,
             "recon": float(recon), "kl_prior": kl_prior, "post_mean": pm, "post_std": pv ** 0.5}
+
+
+def q_posterior_axes(mu_range: tuple[float, float], sigma_range: tuple[float, float], *,
+                     x: float = 1.5, w: float = 2.0, noise: float = 0.5) -> dict[str, tuple[float, float]]:
+    """Axes that stay put while q = N(mu, sigma^2) moves over ``mu_range`` x
+    ``sigma_range`` (the sliders' ranges) for the model of :func:`q_posterior_terms`:
+    ``z`` spans the prior's [-3, 3], the posterior's mean +- 4 sd and every q's mean
+    +- 2 sd; ``density`` goes up to 1.6 times the posterior's peak (a q narrower than
+    the posterior runs off the top). Fixed axes let a slider redraw only q."""
+    import math
+
+    (mu_lo, mu_hi), (s_lo, s_hi) = mu_range, sigma_range
+    if not (mu_lo < mu_hi and 0 < s_lo < s_hi):
+        raise ValueError(f"need mu_range (lo, hi) with lo < hi and 0 < sigma_range lo < hi, got "
+                         f"{mu_range} and {sigma_range}")
+    t = q_posterior_terms(mu_lo, s_hi, x=x, w=w, noise=noise, grid=2)
+    pm, ps = t["post_mean"], t["post_std"]
+    z = (min(mu_lo - 2 * s_hi, pm - 4 * ps, -3.0), max(mu_hi + 2 * s_hi, pm + 4 * ps, 3.0))
+    return {"z": z, "density": (0.0, 1.6 / (ps * math.sqrt(2 * math.pi)))}

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 from matplotlib.figure import Figure
 
 from .plotting import (denoising_figure, edit_figure, interpolation_figure, interpolation_picture,
-                       temperature_figure)
+                       q_vs_posterior_figure, temperature_figure)
 
 if TYPE_CHECKING:  # annotations only: the module imports torch and ipywidgets where it uses them
     import ipywidgets as widgets
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # annotations only: the module imports torch and ipywidgets w
     from torch import nn
 
 __all__ = ["figure_widget", "ae_interpolation_widget", "denoising_widget", "interpolation_widget",
+           "q_posterior_widget",
            "temperature_widget", "attribute_edit_widget"]
 
 
@@ -364,6 +365,28 @@ def ae_interpolation_widget(model: nn.Module, x0: torch.Tensor, x1: torch.Tensor
     return figure_widget(lambda t, fig=None: interpolation_figure(model, x0, x1, t, data=data, fig=fig),
                          {"t": slider},
                          title="Interpolation between the codes of x0 and x1")
+
+
+# ---------------------------------------------------------------------------
+# Chapter 4: q against the exact posterior.
+
+def q_posterior_widget(mu: tuple[float, float, float, float] = (0.0, -1.5, 2.0, 0.05),
+                       sigma: tuple[float, float, float, float] = (1.0, 0.05, 1.5, 0.05),
+                       **model) -> widgets.VBox:
+    """Sliders for the mean and standard deviation of q over
+    :func:`course_lib.q_vs_posterior_figure` on axes fixed for the sliders' ranges
+    (:func:`course_lib.q_posterior_axes`), so a move redraws only q and the title.
+    ``mu`` and ``sigma`` are (start, min, max, step); ``model`` is x, w, noise."""
+    import ipywidgets as widgets
+
+    from .ppca import q_posterior_axes
+
+    axes = q_posterior_axes(mu[1:3], sigma[1:3], **model)
+    controls = {name: widgets.FloatSlider(value=v0, min=lo, max=hi, step=step, description=name)
+                for name, (v0, lo, hi, step) in (("mu", mu), ("sigma", sigma))}
+    x = model.get("x", 1.5)
+    return figure_widget(lambda mu, sigma, fig=None: q_vs_posterior_figure(mu, sigma, fig=fig, axes=axes, **model),
+                         controls, title=f"q = N(mu, sigma^2) against the exact posterior (x = {x:g})")
 
 
 # ---------------------------------------------------------------------------

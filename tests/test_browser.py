@@ -78,7 +78,8 @@ def test_no_display_equation_is_wider_than_its_column(equations, width):
 
 #: the in-page sliders the chapters must ship (issue 8): chapter 5 (toy VAE),
 #: chapter 6 (conditional VAE) and chapter 7 (faces VAE); chapter 10's latent traversal (issue 17)
-SLIDERS = {"ch05-vae-interpolation", "ch06-cvae-interpolation", "ch07-attribute-edit", "ch10-traversal"}
+SLIDERS = {"ch02-ae-interpolation-roll", "ch02-ae-interpolation-mnist", "ch05-vae-interpolation",
+           "ch06-cvae-interpolation", "ch07-attribute-edit", "ch10-traversal"}
 
 READ_CANVAS = """id => { const c = document.querySelector('#' + id + ' .course-slider-canvas');
     return {width: c.width, height: c.height,
@@ -238,13 +239,80 @@ def test_in_page_latent_planes_decode_and_encode_like_pytorch(smoke_site):
     assert found == PLANES, f"latent planes in the built book: {sorted(found)}, expected {sorted(PLANES)}"
 
 
+#: in-page widgets without a model in the page (issue 18): sliders over figures drawn in Python,
+#: and chapter 4's closed-form q-against-posterior explorer
+FRAMES = {"ch01-code-size", "ch03-denoising-strength", "ch08-beta-picker"}
+EXPLORERS = {"ch04-q-vs-posterior"}
+
+
+def test_in_page_widgets_without_webassembly(smoke_site):
+    """The frames sliders and the explorer of the built book: each becomes ready
+    when scrolled into view, with no console error, no request leaving the site and
+    no onnxruntime at all on pages without a model widget; a frames slider shows the
+    picture its spec names for each value and a move changes it; the explorer's
+    terms equal Python's within 1e-9 and a move redraws its canvas."""
+    import json
+
+    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
+        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
+    pytest.importorskip("playwright", reason="playwright-python is not installed: browser tests skipped")
+    from tools.screenshot import collect_errors, open_site
+
+    kinds = {"course-frames": ("frames-", set()), "course-gaussian-posterior": ("gaussian-posterior-", set())}
+    pages = sorted(p for p in (smoke_site / "chapters").glob("*.html") if any(k in p.read_text() for k in kinds))
+    with open_site(smoke_site) as (base, browser):
+        for path in pages:
+            page = browser.new_page()
+            errors = collect_errors(page, base)
+            ort = []
+            page.on("request", lambda r: ort.append(r.url) if "/vendor/ort/" in r.url else None)
+            page.goto(f"{base}/chapters/{path.name}", wait_until="networkidle")
+            for kind, (prefix, found) in kinds.items():
+                for wid in page.eval_on_selector_all(f".{kind}", "els => els.map(e => e.id)"):
+                    name = wid.removeprefix(prefix)
+                    found.add(name)
+                    spec = json.loads((smoke_site / "assets" / f"{name}.json").read_text())
+                    page.locator(f"#{wid}").scroll_into_view_if_needed()
+                    page.wait_for_selector(f"#{wid}[data-state=ready]", timeout=60_000)
+                    move = f"""v => {{ const s = document.querySelector('#{wid} .course-slider-range');
+                        s.value = v; s.dispatchEvent(new Event('input')); }}"""
+                    if kind == "course-frames":
+                        src = f"document.querySelector('#{wid} img.course-frame').getAttribute('src')"
+                        for i in (spec["start"], len(spec["values"]) - 1, 0):
+                            page.evaluate(move, i)
+                            page.wait_for_function(f"document.querySelector('#{wid}').dataset.value === "
+                                                   f"{json.dumps(spec['values'][i])}")
+                            assert page.evaluate(src).endswith(spec["frames"][i]["file"]), (name, i)
+                            assert page.evaluate(f"document.querySelector('#{wid} img').naturalWidth") > 0
+                    else:
+                        for ref in spec["references"]:
+                            got = page.evaluate(f"window.CourseLatentSlider.widgets['{wid}'].terms({ref['mu']}, "
+                                                f"{ref['sigma']})")
+                            for key in ("log_px", "elbo", "kl_post", "recon", "kl_prior"):
+                                assert got[key] == pytest.approx(ref[key], abs=1e-9), (name, key, ref)
+                        read = f"""() => (c => Array.from(c.getContext('2d').getImageData(0, 0, c.width,
+                            c.height).data))(document.querySelector('#{wid} canvas'))"""
+                        before = page.evaluate(read)
+                        page.evaluate(move, spec["mu"]["max"])
+                        page.wait_for_function(f"document.querySelector('#{wid}').dataset.value.startsWith("
+                                               f"'{spec['mu']['max']:.2f},')")
+                        page.wait_for_timeout(100)
+                        assert page.evaluate(read) != before, f"{name}: moving mu did not redraw"
+            if "course-latent-slider" not in path.read_text() and "course-latent-plane" not in path.read_text():
+                assert not ort, f"{path.name}: onnxruntime loaded on a page without a model widget: {ort}"
+            page.close()
+            assert not errors, f"{path.name}: {errors}"
+    assert kinds["course-frames"][1] == FRAMES, f"frames sliders in the built book: {kinds['course-frames'][1]}"
+    assert kinds["course-gaussian-posterior"][1] == EXPLORERS
+
+
 WIDGET_VIEW = 'type="application/vnd.jupyter.widget-view+json"'
 
 
 def test_widget_manager_only_on_pages_that_show_widgets(smoke_site):
     """Issue 15: the widget manager (RequireJS and the HTML manager, ~3.6 MB)
-    loads only on pages that still show a kernel widget; where an in-page
-    slider replaces the widget (chapters 5 and 7) the page loads none of it."""
+    loads only on pages that still show a kernel widget; where in-page widgets
+    replace them (chapters 2-5, 7 and 8) the page loads none of it."""
     shown, bare = [], []
     for path in sorted((smoke_site / "chapters").glob("*.html")):
         text = path.read_text()
@@ -256,8 +324,9 @@ def test_widget_manager_only_on_pages_that_show_widgets(smoke_site):
         else:
             bare.append(path.stem)
             assert not manager and not state, f"{path.name} shows no widget but loads the widget manager"
-    assert {"05_gaussian_vae_toy", "07_latent_arithmetic"} <= set(bare), bare
-    assert "02_uses_and_limits" in shown, shown
+    assert {"02_uses_and_limits", "03_regularised_autoencoders", "04_variational_inference_elbo",
+            "05_gaussian_vae_toy", "07_latent_arithmetic", "08_beyond_vanilla_vae"} <= set(bare), bare
+    assert "06_conditional_vae" in shown, shown   # its temperature widget has no in-page version
 
 
 @pytest.mark.parametrize("width", [1280, 390])

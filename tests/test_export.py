@@ -204,6 +204,8 @@ def test_the_books_onnx_files_reproduce_their_pytorch_references(smoke_site):
                                        "ch09-latent-plane"}
     for path in specs:
         spec = json.loads(path.read_text())
+        if spec["kind"] in ("frames", "gaussian-posterior"):   # no model in the page: see tests/test_browser.py
+            continue
         if spec["kind"] == "plane":   # a latent plane: its decoder and encoder references
             refs = spec["references"]
             for ref in refs["decode"]:
@@ -415,3 +417,203 @@ def test_plane_and_draw_pad_run_in_a_real_browser(tmp_path, monkeypatch):
         assert phone.evaluate("document.documentElement.scrollWidth") <= 390
         context.close()
     assert not errors, errors
+
+
+# ------------------------------------------------- figure_frames and the chapter-4 explorer
+
+def _draw_line(a):
+    """A small figure that depends on ``a``, as a chapter's figure function would."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2.0, 1.5))
+    ax.plot([0, 1], [0, a])
+    ax.set(ylim=(0, 2), title=f"a = {a}")
+    return fig
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    from PIL import Image
+
+    return np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+
+def test_frames_outside_a_book_build_draw_and_write_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_SITE_ASSETS", raising=False)
+    calls = []
+    html = cl.figure_frames(lambda a: calls.append(a), [0.5, 1.0], name="demo", label="a")
+    assert "In the built book" in html.data and not calls
+    assert not list(tmp_path.iterdir())
+
+
+def test_frames_argument_errors(tmp_path, monkeypatch):
+    monkeypatch.setenv("COURSE_SITE_ASSETS", str(tmp_path))
+    with pytest.raises(ValueError, match="at least two values"):
+        cl.figure_frames(_draw_line, [1.0], name="demo", label="a")
+    with pytest.raises(ValueError, match="one label per value: 1 labels for 2 values"):
+        cl.figure_frames(_draw_line, [0.5, 1.0], name="demo", label="a", value_labels=["x"])
+    with pytest.raises(ValueError, match="start must be one of the values"):
+        cl.figure_frames(_draw_line, [0.5, 1.0], name="demo", label="a", start=0.7)
+    with pytest.raises(TypeError, match="must return a matplotlib Figure, got NoneType for 0.5"):
+        cl.figure_frames(lambda a: None, [0.5, 1.0], name="demo", label="a")
+
+
+def test_frames_are_the_figures_the_notebook_draws(tmp_path, monkeypatch):
+    """One PNG per value, pixel for pixel what the notebook's inline display shows
+    (a retina PNG of draw(value)), its CSS size half its pixels; the spec lists the
+    values as written, the files and the first one shown; no figure left open."""
+    import matplotlib.pyplot as plt
+    from IPython.core.pylabtools import print_figure
+
+    monkeypatch.setenv("COURSE_SITE_ASSETS", str(tmp_path))
+    open_before = plt.get_fignums()
+    values = [0.5, 1.0, 2.0]
+    html = cl.figure_frames(_draw_line, values, name="demo", label="a", unit="units", start=1.0,
+                            caption="what to look for")
+    assert 'class="course-frames"' in html.data and 'id="frames-demo"' in html.data
+    assert "what to look for" in html.data
+    assert plt.get_fignums() == open_before
+    spec = json.loads((tmp_path / "demo.json").read_text())
+    assert spec["kind"] == "frames" and spec["values"] == ["0.5", "1", "2"] and spec["start"] == 1
+    assert (spec["label"], spec["unit"]) == ("a", "units")
+    pictures = []
+    for value, frame in zip(values, spec["frames"]):
+        png = (tmp_path / frame["file"]).read_bytes()
+        fig = _draw_line(value)
+        want = print_figure(fig, fmt="retina")
+        plt.close(fig)
+        np.testing.assert_array_equal(_pixels(png), _pixels(want))
+        h, w = _pixels(png).shape[:2]
+        assert (frame["width"], frame["height"]) == (w // 2, h // 2)
+        pictures.append(_pixels(png))
+    assert not np.array_equal(pictures[0], pictures[2]), "different values must give different pictures"
+    labelled = cl.figure_frames(_draw_line, values, name="other", label="a", value_labels=["low", "mid", "high"])
+    assert json.loads((tmp_path / "other.json").read_text())["values"] == ["low", "mid", "high"]
+    assert 'id="frames-other"' in labelled.data
+
+
+def test_explorer_outside_a_book_build_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv("COURSE_SITE_ASSETS", raising=False)
+    html = cl.gaussian_posterior_explorer(name="demo")
+    assert "In the built book" in html.data
+    assert not list(tmp_path.iterdir())
+
+
+def test_explorer_argument_errors():
+    with pytest.raises(ValueError, match=r"mu needs \(start, min, max, step\)"):
+        cl.gaussian_posterior_explorer(name="demo", mu=(3.0, -1.0, 2.0, 0.1))
+    with pytest.raises(ValueError, match=r"sigma needs"):
+        cl.gaussian_posterior_explorer(name="demo", sigma=(1.0, 1.5, 0.5, 0.1))
+    with pytest.raises(ValueError, match="sigma's range must be positive"):
+        cl.gaussian_posterior_explorer(name="demo", sigma=(0.5, 0.0, 1.0, 0.1))
+    with pytest.raises(ValueError, match="noise must be positive"):
+        cl.gaussian_posterior_explorer(name="demo", noise=0.0)
+
+
+def test_explorer_spec_against_torch_distributions(tmp_path, monkeypatch):
+    """The spec's model, posterior and reference terms, checked against
+    torch.distributions (Bayes' rule for the posterior, kl_divergence for the KLs,
+    the evidence N(0, w^2 + noise^2)); the axes hold every q of the sliders' range
+    within 2 sd and the posterior within 4 sd."""
+    from torch.distributions import Normal, kl_divergence
+
+    monkeypatch.setenv("COURSE_SITE_ASSETS", str(tmp_path))
+    x, w, noise = 1.2, -1.5, 0.7
+    cl.gaussian_posterior_explorer(name="demo", x=x, w=w, noise=noise, mu=(0.0, -1.0, 1.5, 0.05),
+                                   sigma=(0.5, 0.1, 1.2, 0.05))
+    spec = json.loads((tmp_path / "demo.json").read_text())
+    assert spec["kind"] == "gaussian-posterior" and spec["model"] == {"x": x, "w": w, "noise": noise}
+    precision = 1 + w ** 2 / noise ** 2
+    pm, ps = (w * x / noise ** 2) / precision, precision ** -0.5
+    assert spec["posterior"]["mean"] == pytest.approx(pm, rel=1e-12)
+    assert spec["posterior"]["std"] == pytest.approx(ps, rel=1e-12)
+    evidence = Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor((w ** 2 + noise ** 2) ** 0.5,
+                                                                            dtype=torch.float64))
+    assert len(spec["references"]) == 4
+    for ref in spec["references"]:
+        q = Normal(torch.tensor(ref["mu"], dtype=torch.float64), torch.tensor(ref["sigma"], dtype=torch.float64))
+        posterior = Normal(torch.tensor(pm, dtype=torch.float64), torch.tensor(ps, dtype=torch.float64))
+        prior = Normal(torch.tensor(0.0, dtype=torch.float64), torch.tensor(1.0, dtype=torch.float64))
+        assert ref["log_px"] == pytest.approx(float(evidence.log_prob(torch.tensor(x, dtype=torch.float64))), abs=1e-10)
+        assert ref["kl_post"] == pytest.approx(float(kl_divergence(q, posterior)), abs=1e-10)
+        assert ref["kl_prior"] == pytest.approx(float(kl_divergence(q, prior)), abs=1e-10)
+        assert ref["elbo"] == pytest.approx(ref["log_px"] - ref["kl_post"], abs=1e-10)
+        assert ref["elbo"] == pytest.approx(ref["recon"] - ref["kl_prior"], abs=1e-10)
+    (z_lo, z_hi), (d_lo, d_hi) = spec["axes"]["z"], spec["axes"]["density"]
+    assert z_lo <= min(-1.0 - 2 * 1.2, pm - 4 * ps) and z_hi >= max(1.5 + 2 * 1.2, pm + 4 * ps)
+    assert d_lo == 0 and d_hi > float(Normal(pm, ps).log_prob(torch.tensor(pm, dtype=torch.float64)).exp())
+
+
+@pytest.mark.book
+def test_frames_and_explorer_run_in_a_real_browser(tmp_path, monkeypatch):
+    """Both widgets without WebAssembly in headless Chromium (site on 127.0.0.1): no
+    console error and no request leaving the site; the frames slider starts at its
+    start value and shows each value's picture as it moves (mouse-free: the input
+    event and the arrow keys); the explorer's JavaScript gives Python's terms within
+    1e-9 at the spec's references, redraws when a slider moves and shows the numbers;
+    at 390 px nothing of either is wider than the column."""
+    if shutil.which("chromium") is None:
+        pytest.skip("Chromium is not installed: in-browser widget test skipped")
+    pytest.importorskip("playwright")
+    sys.path.insert(0, str(ROOT))
+    from tools.screenshot import collect_errors, open_site
+
+    site = tmp_path / "site"
+    (site / "vendor" / "course").mkdir(parents=True)
+    shutil.copy(ROOT / "book" / "js" / "latent_slider.js", site / "vendor" / "course" / "latent_slider.js")
+    monkeypatch.setenv("COURSE_SITE_ASSETS", str(site / "assets"))
+    frames = cl.figure_frames(_draw_line, [0.5, 1.0, 2.0], name="demo", label="a", start=1.0)
+    explorer = cl.gaussian_posterior_explorer(name="q", caption="what to look for")
+    spec = json.loads((site / "assets" / "q.json").read_text())
+    (site / "chapters").mkdir()
+    (site / "chapters" / "demo.html").write_text(
+        f'<html><head><meta name="viewport" content="width=device-width"><link rel="icon" href="data:,">'
+        f'</head><body><article style="max-width: 720px; padding: 0 8px">{frames.data}{explorer.data}'
+        f'</article></body></html>')
+    src = "document.querySelector('#frames-demo img.course-frame').getAttribute('src')"
+    canvas = "(c => Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data))" \
+             "(document.querySelector('#gaussian-posterior-q canvas'))"
+    with open_site(site) as (base, browser):
+        for viewport in ({"width": 1280, "height": 900}, {"width": 390, "height": 844}):
+            page = browser.new_page(viewport=viewport)
+            errors = collect_errors(page, base)
+            page.goto(f"{base}/chapters/demo.html")
+            page.wait_for_selector("#frames-demo[data-state=ready]", timeout=30_000)
+            assert page.evaluate(src).endswith("demo-1.png")
+            assert page.get_attribute("#frames-demo", "data-value") == "1"
+            page.evaluate("""() => { const s = document.querySelector('#frames-demo input');
+                s.value = s.max; s.dispatchEvent(new Event('input')); }""")
+            page.wait_for_function("document.querySelector('#frames-demo').dataset.value === '2'")
+            assert page.evaluate(src).endswith("demo-2.png")
+            assert page.evaluate("document.querySelector('#frames-demo img').naturalWidth") > 0
+            page.locator("#frames-demo input").focus()
+            page.keyboard.press("ArrowLeft")
+            page.keyboard.press("ArrowLeft")
+            page.wait_for_function("document.querySelector('#frames-demo').dataset.value === '0.5'")
+            assert page.evaluate(src).endswith("demo-0.png")
+
+            page.locator("#gaussian-posterior-q").scroll_into_view_if_needed()
+            page.wait_for_selector("#gaussian-posterior-q[data-state=ready]", timeout=30_000)
+            assert page.locator("#gaussian-posterior-q .course-caption").inner_text() == "what to look for"
+            for ref in spec["references"]:
+                got = page.evaluate(f"window.CourseLatentSlider.widgets['gaussian-posterior-q']"
+                                    f".terms({ref['mu']}, {ref['sigma']})")
+                for key in ("log_px", "elbo", "kl_post", "recon", "kl_prior"):
+                    assert got[key] == pytest.approx(ref[key], abs=1e-9), (key, ref)
+            table = page.locator("#gaussian-posterior-q table").inner_text()
+            assert f"{spec['references'][0]['elbo']:.3f} nats" in table, table
+            before = page.evaluate(f"() => {canvas}")
+            page.locator("#gaussian-posterior-q input").first.focus()
+            for _ in range(10):
+                page.keyboard.press("ArrowRight")
+            page.wait_for_function("document.querySelector('#gaussian-posterior-q').dataset.value === '0.50,1.00'")
+            page.wait_for_timeout(100)
+            assert page.evaluate(f"() => {canvas}") != before, "moving mu must redraw the densities"
+            out = page.evaluate("""() => [...document.querySelectorAll('.course-inpage')].flatMap(root => {
+                const right = root.getBoundingClientRect().right;
+                return [...root.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > right + 1)
+                    .map(e => root.id + ' ' + e.tagName + '.' + e.className); })""")
+            assert not out, f"wider than the column at {viewport['width']} px: {out}"
+            page.close()
+            assert not errors, errors

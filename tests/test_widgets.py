@@ -389,6 +389,8 @@ def _sliders():
                                           "sigma": widgets.FloatSlider(value=1.0, min=0.05, max=1.5,
                                                                        description="sigma")}),
          {"mu": 1.95, "sigma": 0.1}, lambda: cl.q_vs_posterior_figure(1.95, 0.1)),
+        ("q vs posterior, fixed axes", cl.q_posterior_widget(), {"mu": 1.95, "sigma": 0.1},
+         lambda: cl.q_vs_posterior_figure(1.95, 0.1, axes=cl.q_posterior_axes((-1.5, 2.0), (0.05, 1.5)))),
         ("temperature", cl.temperature_widget(cvae, NAMES, n_samples=2), {"temperature": 1.7},
          lambda: cl.temperature_figure(cvae, eps, 1.7, NAMES)),
         ("attribute edit", cl.attribute_edit_widget(faces, xf, vectors, alpha_range=(-1.0, 2.0)),
@@ -398,7 +400,7 @@ def _sliders():
     ]
 
 
-@pytest.mark.parametrize("case", range(7))
+@pytest.mark.parametrize("case", range(8))
 def test_a_move_shows_what_a_fresh_figure_shows_and_reuses_the_figure(case):
     """After the moves, the widget's picture equals, pixel for pixel, the picture of a
     figure drawn from scratch for the new values (whether the move redrew the whole

@@ -18,8 +18,8 @@ import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: the in-page widgets of book/js/latent_slider.js: line sliders and latent planes
-INPAGE = ".course-latent-slider, .course-latent-plane"
+#: the in-page widgets of book/js/latent_slider.js: line sliders, latent planes, frames, explorers
+INPAGE = ".course-latent-slider, .course-latent-plane, .course-frames, .course-gaussian-posterior"
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
          "--disable-component-update", "--disable-sync", "--no-first-run"]
 

@@ -5,7 +5,11 @@
  *       input(s) = a + s * b, with a preset picker, a slider and a canvas;
  *   <div class="course-latent-plane" data-spec="...json">    a 2-D latent plane: test
  *       codes coloured by class, the prior's contours, the decoded image under the
- *       pointer; with a draw pad, the posterior q(z|x) of a drawn digit on the plane.
+ *       pointer; with a draw pad, the posterior q(z|x) of a drawn digit on the plane;
+ *   <div class="course-frames" data-spec="...json">          a slider over figures drawn in
+ *       Python at a few values (no model in the page, no WebAssembly);
+ *   <div class="course-gaussian-posterior" data-spec="...json">  chapter 4's q against the
+ *       exact posterior of a 1-D linear-Gaussian model, in closed form (no WebAssembly).
  *
  * Models run in the browser with onnxruntime-web (WebAssembly backend, one thread,
  * files served by the book itself). Nothing heavy loads with the page: a widget
@@ -123,6 +127,12 @@
 .course-inpage .course-swatch { display: inline-block; width: 0.75em; height: 0.75em; border-radius: 50%; margin-right: 0.3em; }
 .course-inpage h4.course-subtitle { font-size: 1em; margin: 0.8em 0 0.3em; }
 .course-inpage .course-plane-canvas, .course-inpage .course-draw-pad { touch-action: none; cursor: crosshair; }
+.course-inpage img.course-frame { display: block; max-width: 100%; height: auto; margin-bottom: 0.4em; }
+.course-inpage table.course-numbers { border-collapse: collapse; font-size: 0.9em; margin: 0.2em 0 0.4em; max-width: 100%; }
+.course-inpage table.course-numbers th, .course-inpage table.course-numbers td { padding: 0.1em 0.8em 0.1em 0; text-align: left;
+  border: none; vertical-align: top; }
+.course-inpage table.course-numbers td.course-readout { text-align: right; white-space: nowrap; }
+.course-inpage table.course-numbers td.course-note { color: var(--pst-color-text-muted, #5f6b7a); }
 `;
   function injectStyle() {
     if (document.getElementById("course-inpage-style")) return;
@@ -639,9 +649,181 @@
     }));
   }
 
+  // ------------------------------------ pictures at a few values (no WebAssembly)
+
+  /* A slider over figures the chapter drew in Python at each value (figure_frames):
+   * every picture is fetched once, then a move only swaps the one shown. */
+  async function setupFrames(root) {
+    const specUrl = new URL(root.dataset.spec, document.baseURI);
+    const spec = await (await fetch(specUrl)).json();
+    const urls = spec.frames.map((f) => new URL(f.file, specUrl).href);
+    await Promise.all(urls.map((u) => { const im = new Image(); im.src = u; return im.decode(); }));
+    const caption = takeCaption(root);
+    const n = spec.values.length, unit = spec.unit ? " " + spec.unit : "";
+    const slider = el("input", { type: "range", min: 0, max: n - 1, step: 1, value: spec.start,
+      class: "course-slider-range" });
+    const readout = el("span", { class: "course-slider-value" });
+    const controls = el("div", { class: "course-slider-controls" });
+    controls.append(labelled(spec.label, slider, readout));
+    const img = el("img", { class: "course-frame" });
+    root.append(controls, img, caption || el("p", { class: "course-caption" },
+      "Move the slider (or click it and use the arrow keys) to change " + spec.label + " through "
+      + spec.values.join(", ") + unit + ": each picture is the chapter's figure drawn at that value."));
+    stats[root.id] = [];
+
+    async function show() {
+      const i = Number(slider.value), f = spec.frames[i];
+      const text = spec.label + " = " + spec.values[i] + unit;
+      readout.textContent = "= " + spec.values[i] + unit;
+      slider.setAttribute("aria-valuetext", text);
+      await timed(root.id, async () => {
+        img.src = urls[i];
+        img.width = f.width;
+        img.alt = "the figure at " + text;
+        await img.decode();
+      });
+      last[root.id] = { index: i, value: spec.values[i], file: f.file };
+      root.dataset.value = spec.values[i];
+    }
+    slider.addEventListener("input", coalesce(show));
+    await show();
+    root.dataset.state = "ready";
+  }
+
+  // ------------------------- chapter 4: q against the exact posterior (closed form)
+
+  /* z ~ N(0, 1), x | z ~ N(w z, noise^2), one observed x and q = N(mu, sigma^2): the
+   * same terms as course_lib.q_posterior_terms, in double precision. */
+  function gaussianTerms(model, mu, sigma) {
+    const { x, w, noise } = model, s2 = noise * noise, v = sigma * sigma;
+    const postVar = 1 / (1 + (w * w) / s2), postMean = (postVar * w * x) / s2;
+    const evidenceVar = w * w + s2;
+    const logPx = -0.5 * Math.log(2 * Math.PI * evidenceVar) - (x * x) / (2 * evidenceVar);
+    const recon = -0.5 * Math.log(2 * Math.PI * s2) - ((x - w * mu) ** 2 + w * w * v) / (2 * s2);
+    const klPrior = 0.5 * (v + mu * mu - 1) - Math.log(sigma);
+    const klPost = 0.5 * Math.log(postVar / v) + (v + (mu - postMean) ** 2) / (2 * postVar) - 0.5;
+    return { log_px: logPx, elbo: recon - klPrior, kl_post: klPost, recon, kl_prior: klPrior,
+      post_mean: postMean, post_std: Math.sqrt(postVar) };
+  }
+
+  function gaussPdf(z, mean, std) { return Math.exp(-0.5 * ((z - mean) / std) ** 2) / (std * Math.sqrt(2 * Math.PI)); }
+
+  /* Round tick values for the interval [lo, hi], about n of them. */
+  function ticks(lo, hi, n) {
+    const raw = (hi - lo) / n, mag = 10 ** Math.floor(Math.log10(raw));
+    const step = [1, 2, 5, 10].map((k) => k * mag).find((k) => k >= raw);
+    const out = [];
+    for (let t = Math.ceil(lo / step) * step; t <= hi + 1e-9; t += step) out.push(Math.abs(t) < 1e-12 ? 0 : t);
+    return out;
+  }
+
+  async function setupGaussianPosterior(root) {
+    const specUrl = new URL(root.dataset.spec, document.baseURI);
+    const spec = await (await fetch(specUrl)).json();
+    const caption = takeCaption(root);
+    const colours = theme();
+    const slider = (p) => el("input", { type: "range", min: p.min, max: p.max, step: p.step, value: p.value,
+      class: "course-slider-range" });
+    const muSlider = slider(spec.mu), sigmaSlider = slider(spec.sigma);
+    const muOut = el("span", { class: "course-slider-value" }), sigmaOut = el("span", { class: "course-slider-value" });
+    const controls = el("div", { class: "course-slider-controls" });
+    controls.append(labelled("mean of q, \u03bc", muSlider, muOut), labelled("standard deviation of q, \u03c3", sigmaSlider, sigmaOut));
+    const W = 640, H = 300, L = 52, R = 12, T = 12, B = 40;       // canvas and its margins (CSS px)
+    const ratio = Math.min(2, window.devicePixelRatio || 1);
+    const canvas = el("canvas", { width: W * ratio, height: H * ratio, class: "course-slider-canvas", role: "img",
+      "aria-label": "densities of q, the exact posterior and the prior over z" });
+    canvas.style.width = W + "px";
+    const legend = el("div", { class: "course-legend" });
+    [["posterior p(z | x)", colours.text], ["prior p(z)", "#8a8a8a"], ["q(z)", "#ff7f0e"]].forEach(([t, c]) => {
+      const item = el("span", {});
+      const sw = el("span", { class: "course-swatch" });
+      sw.style.background = c;
+      item.append(sw, t);
+      legend.append(item);
+    });
+    const numbers = el("table", { class: "course-numbers" });
+    const rows = [["log p(x)", "log_px", "the evidence (does not depend on q)"],
+      ["ELBO", "elbo", "= log p(x) \u2212 KL(q \u2016 posterior) = E_q log p(x | z) \u2212 KL(q \u2016 prior)"],
+      ["KL(q \u2016 posterior)", "kl_post", "the gap between log p(x) and the ELBO"],
+      ["E_q log p(x | z)", "recon", "expected reconstruction term"],
+      ["KL(q \u2016 prior)", "kl_prior", "the rate"]];
+    const cells = {};
+    rows.forEach(([name, key, note]) => {
+      const tr = el("tr", {});
+      cells[key] = el("td", { class: "course-readout" });
+      tr.append(el("th", { scope: "row" }, name), cells[key], el("td", { class: "course-note" }, note));
+      numbers.append(tr);
+    });
+    numbers.setAttribute("aria-live", "polite");
+    root.append(controls, canvas, legend, numbers, caption || el("p", { class: "course-caption" },
+      "Move the sliders (or click one and use the arrow keys): the ELBO reaches log p(x) only when q "
+      + "lies on the posterior, and the gap is the KL between them. Values in nats."));
+    stats[root.id] = [];
+    const [z0, z1] = spec.axes.z, [d0, d1] = spec.axes.density;
+    const px = (z) => L + ((z - z0) / (z1 - z0)) * (W - L - R);
+    const py = (d) => T + (1 - (Math.min(d, d1 * 1.02) - d0) / (d1 - d0)) * (H - T - B);
+    const g = canvas.getContext("2d");
+
+    function axes() {
+      g.strokeStyle = colours.border; g.fillStyle = colours.muted; g.lineWidth = 1;
+      g.font = "12px sans-serif"; g.textAlign = "center"; g.textBaseline = "top";
+      g.beginPath(); g.moveTo(L, T); g.lineTo(L, H - B); g.lineTo(W - R, H - B); g.stroke();
+      ticks(z0, z1, 8).forEach((t) => { g.fillText(String(+t.toFixed(2)), px(t), H - B + 4); });
+      g.fillText("z", (L + W - R) / 2, H - 16);
+      g.textAlign = "right"; g.textBaseline = "middle";
+      ticks(d0, d1, 4).forEach((t) => { g.fillText(String(+t.toFixed(2)), L - 6, py(t)); });
+      g.save(); g.translate(14, (T + H - B) / 2); g.rotate(-Math.PI / 2); g.textAlign = "center";
+      g.fillText("density", 0, 0); g.restore();
+    }
+
+    function curve(f, colour, dash, fill) {
+      const n = 240;
+      g.beginPath();
+      for (let i = 0; i <= n; i++) {
+        const z = z0 + (i / n) * (z1 - z0);
+        if (i) g.lineTo(px(z), py(f(z))); else g.moveTo(px(z), py(f(z)));
+      }
+      g.setLineDash(dash); g.strokeStyle = colour; g.lineWidth = 2; g.stroke(); g.setLineDash([]);
+      if (fill) {
+        g.lineTo(px(z1), py(0)); g.lineTo(px(z0), py(0)); g.closePath();
+        g.fillStyle = fill; g.fill();
+      }
+    }
+
+    function draw() {
+      const mu = Number(muSlider.value), sigma = Number(sigmaSlider.value);
+      const t = gaussianTerms(spec.model, mu, sigma);
+      muOut.textContent = "= " + mu.toFixed(2);
+      sigmaOut.textContent = "= " + sigma.toFixed(2);
+      muSlider.setAttribute("aria-valuetext", "mu = " + mu.toFixed(2));
+      sigmaSlider.setAttribute("aria-valuetext", "sigma = " + sigma.toFixed(2));
+      const start = performance.now();
+      g.setTransform(ratio, 0, 0, ratio, 0, 0);
+      g.fillStyle = colours.background; g.fillRect(0, 0, W, H);
+      g.save(); g.beginPath(); g.rect(L, T, W - L - R, H - T - B); g.clip();
+      curve((z) => gaussPdf(z, mu, sigma), "#ff7f0e", [], "rgba(255, 127, 14, 0.3)");
+      curve((z) => gaussPdf(z, 0, 1), "#8a8a8a", [3, 3]);
+      curve((z) => gaussPdf(z, t.post_mean, t.post_std), colours.text, []);
+      g.restore();
+      axes();
+      rows.forEach(([, key]) => { cells[key].textContent = t[key].toFixed(3) + " nats"; });
+      (stats[root.id] = stats[root.id] || []).push(performance.now() - start);
+      last[root.id] = { mu, sigma, ...t };
+      root.dataset.value = mu.toFixed(2) + "," + sigma.toFixed(2);
+    }
+    const schedule = () => requestAnimationFrame(draw);
+    muSlider.addEventListener("input", schedule);
+    sigmaSlider.addEventListener("input", schedule);
+    draw();
+    widgets[root.id] = { terms: (mu, sigma) => gaussianTerms(spec.model, mu, sigma) };
+    root.dataset.state = "ready";
+  }
+
   // ------------------------------------------------------------------ start-up
 
-  const KINDS = { "course-latent-slider": setupSlider, "course-latent-plane": setupPlane };
+  const KINDS = { "course-latent-slider": setupSlider, "course-latent-plane": setupPlane,
+    "course-frames": setupFrames, "course-gaussian-posterior": setupGaussianPosterior };
+  const NEEDS_WASM = new Set(["course-latent-slider", "course-latent-plane"]);
   const SELECTOR = Object.keys(KINDS).map((k) => "." + k).join(", ");
 
   async function setup(root) {
@@ -649,8 +831,8 @@
     root.dataset.state = "loading";
     injectStyle();
     root.classList.add("course-inpage");
-    if (typeof WebAssembly !== "object") { fail(root, "this browser has no WebAssembly"); return; }
     const kind = Object.keys(KINDS).find((k) => root.classList.contains(k));
+    if (NEEDS_WASM.has(kind) && typeof WebAssembly !== "object") { fail(root, "this browser has no WebAssembly"); return; }
     try {
       await KINDS[kind](root);
     } catch (err) {
