@@ -1,6 +1,8 @@
 """Per-chapter execution time and peak memory under a run profile: each chapter
 notebook runs top to bottom in a fresh kernel (nbclient), as the book build
-runs it; the kernel reports its own peak resident memory at the end.
+runs it, exports included (ONNX models and in-page figures go to a temporary
+folder, as the build writes them to the site); the kernel reports its own peak
+resident memory at the end.
 
     python bench/bench_chapters.py [--profile smoke] [--out bench/results/chapters-smoke.json]
 
@@ -16,6 +18,7 @@ import json
 import os
 import signal
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,7 +86,8 @@ def main(argv=None) -> int:
     paths = [Path(p) for p in args.chapters] or sorted((ROOT / "chapters").glob("*.ipynb"))
     rows = []
     for path in paths:
-        row = run_chapter(path.resolve(), args.profile)
+        with tempfile.TemporaryDirectory() as assets:      # what the book build exports, timed too
+            row = run_chapter(path.resolve(), args.profile, env={"COURSE_SITE_ASSETS": assets})
         row.pop("probe")
         print(json.dumps(row), flush=True)
         rows.append(row)

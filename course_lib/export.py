@@ -187,15 +187,8 @@ def latent_slider(model: nn.Module, *, name: str, forward: Forward | None = None
         spec["points"] = {"background": (_listify(background) if background is not None else []),
                           "lims": list(lims)}
     (out_dir / f"{name}.json").write_text(json.dumps(spec))
-    snippet = (
-        f'<div class="course-latent-slider" data-spec="{ASSETS_URL}/{name}.json" '
-        f'data-vendor="{VENDOR_URL}" id="slider-{html.escape(name)}">'
-        f'<p class="course-slider-fallback"><em>Loading the in-page decoder... '
-        f'(it needs JavaScript and WebAssembly; the static figure above shows the same).</em></p>'
-        f'{_caption(caption)}</div>'
-        f'<script src="{VENDOR_URL}/course/latent_slider.js"></script>'
-    )
-    return HTML(snippet)
+    return _snippet("course-latent-slider", "slider", name, "the in-page decoder", caption,
+                    "it needs JavaScript and WebAssembly")
 
 
 def _caption(caption: str) -> str:
@@ -299,27 +292,20 @@ def latent_plane(model: nn.Module, *, name: str, codes: torch.Tensor, labels: to
                                         "sigma": _listify(stats[2:])}
         export_onnx(model, {"x": x_ref}, out_dir / spec["encoder"], forward=encode, output_name="mu_sigma")
     (out_dir / f"{name}.json").write_text(json.dumps(spec))
-    snippet = (
-        f'<div class="course-latent-plane" data-spec="{ASSETS_URL}/{name}.json" '
-        f'data-vendor="{VENDOR_URL}" id="plane-{html.escape(name)}">'
-        f'<p class="course-slider-fallback"><em>Loading the in-page latent plane... '
-        f'(it needs JavaScript and WebAssembly; the static figures above show the same).</em></p>'
-        f'{_caption(caption)}</div>'
-        f'<script src="{VENDOR_URL}/course/latent_slider.js"></script>'
-    )
-    return HTML(snippet)
+    return _snippet("course-latent-plane", "plane", name, "the in-page latent plane", caption,
+                    "it needs JavaScript and WebAssembly")
 
 
-def _snippet(css_class: str, name: str, what: str, caption: str, needs: str) -> HTML:
-    """The placeholder a widget of ``book/js/latent_slider.js`` replaces once loaded."""
+def _snippet(css_class: str, id_prefix: str, name: str, what: str, caption: str, needs: str) -> HTML:
+    """The placeholder (id ``{id_prefix}-{name}``) that ``book/js/latent_slider.js``
+    replaces once loaded: until then, or without JavaScript, it says what it needs."""
     from IPython.display import HTML
 
-    prefix = css_class.removeprefix("course-")
     return HTML(
         f'<div class="{css_class}" data-spec="{ASSETS_URL}/{name}.json" '
-        f'data-vendor="{VENDOR_URL}" id="{prefix}-{html.escape(name)}">'
+        f'data-vendor="{VENDOR_URL}" id="{id_prefix}-{html.escape(name)}">'
         f'<p class="course-slider-fallback"><em>Loading {what}... ({needs}; the static figures '
-        f'above show the same).</em></p>'
+        f'of this section show the same).</em></p>'
         f'{_caption(caption)}</div>'
         f'<script src="{VENDOR_URL}/course/latent_slider.js"></script>'
     )
@@ -373,7 +359,7 @@ def figure_frames(draw: Callable[[object], object], values: Sequence[object], *,
     spec = {"kind": "frames", "label": label, "unit": unit, "values": texts, "frames": frames,
             "start": values.index(start) if start is not None else 0}
     (out_dir / f"{name}.json").write_text(json.dumps(spec))
-    return _snippet("course-frames", name, "the pictures for this slider", caption,
+    return _snippet("course-frames", "frames", name, "the pictures for this slider", caption,
                     "it needs JavaScript")
 
 
@@ -421,5 +407,5 @@ def gaussian_posterior_explorer(*, name: str, x: float = 1.5, w: float = 2.0, no
             "axes": {"z": list(axes["z"]), "density": list(axes["density"])},
             "references": references}
     (out_dir / f"{name}.json").write_text(json.dumps(spec))
-    return _snippet("course-gaussian-posterior", name, "the interactive figure", caption,
+    return _snippet("course-gaussian-posterior", "gaussian-posterior", name, "the interactive figure", caption,
                     "it needs JavaScript")

@@ -83,7 +83,7 @@
   function fail(root, message) {
     root.innerHTML = "";
     root.appendChild(el("p", { class: "course-slider-fallback" },
-      "Interactive figure unavailable here (" + message + "). The static figure above shows the same."));
+      "Interactive figure unavailable here (" + message + "). The static figures of this section show the same."));
     root.dataset.state = "failed";
   }
 
