@@ -84,29 +84,43 @@ def builds_section(b: dict | None) -> str:
     return s
 
 
-def chapters_section(smoke: dict | None, builds: dict | None) -> str:
+def chapters_section(smoke: dict | None, builds: dict | None, cpu_bench: dict | None = None) -> str:
     s = "## Each chapter\n\n"
     cpu = {r["chapter"]: r for r in (builds or {}).get("book", {}).get("chapters", [])}
     sm = {r["chapter"]: r for r in (smoke or {}).get("chapters", [])}
-    names = sorted(set(cpu) | set(sm))
+    cb = {r["chapter"]: r for r in (cpu_bench or {}).get("chapters", [])}
+    names = sorted(set(cpu) | set(sm) | set(cb))
     if not names:
         return s + _missing("the per-chapter times", "python bench/bench_chapters.py --profile smoke")
     s += ("Execution time of each chapter notebook, top to bottom in a fresh kernel, and the "
           "kernel's peak resident memory. `smoke` is what `make test` runs; `cpu` is what "
           "`make book` runs here (times from the book build's cache, memory sampled every "
-          "half second during that build).\n\n")
+          "half second during that build)")
+    s += (", and, in the last columns, the same chapters under `cpu` run one after the other by "
+          "`python bench/bench_chapters.py --profile cpu` (exports included), a later measurement "
+          "than the build's" if cb else "") + ".\n\n"
     rows = []
     for n in names:
-        a, b = sm.get(n, {}), cpu.get(n, {})
-        rows.append([n, f"{a['seconds']:.0f} s" if a else "-", f"{a['peak_rss_mb']} MB" if a else "-",
-                     _minutes(b["seconds"]) if b else "-",
-                     f"{b['peak_rss_mb']} MB" if b.get("peak_rss_mb") else "-"])
+        a, b, c = sm.get(n, {}), cpu.get(n, {}), cb.get(n, {})
+        row = [n, f"{a['seconds']:.0f} s" if a else "-", f"{a['peak_rss_mb']} MB" if a else "-",
+               _minutes(b["seconds"]) if b else "-",
+               f"{b['peak_rss_mb']} MB" if b.get("peak_rss_mb") else "-"]
+        if cb:
+            row += [_minutes(c["seconds"]) if c else "-", f"{c['peak_rss_mb']} MB" if c.get("peak_rss_mb") else "-"]
+        rows.append(row)
     total_a = sum(r["seconds"] for r in sm.values())
     total_b = sum(r["seconds"] for r in cpu.values())
-    rows.append(["**total**", f"{total_a:.0f} s" if sm else "-", "", _minutes(total_b) if cpu else "-", ""])
-    s += _table(["chapter", "smoke: time", "smoke: peak memory", "cpu: time", "cpu: peak memory"], rows) + "\n"
+    total = ["**total**", f"{total_a:.0f} s" if sm else "-", "", _minutes(total_b) if cpu else "-", ""]
+    header = ["chapter", "smoke: time", "smoke: peak memory", "cpu: time", "cpu: peak memory"]
+    if cb:
+        total += [_minutes(sum(r["seconds"] for r in cb.values())), ""]
+        header += ["cpu, bench: time", "cpu, bench: peak memory"]
+    rows.append(total)
+    s += _table(header, rows) + "\n"
     if smoke:
         s += f"\nSmoke: measured {smoke['measured']} on {_machine(smoke['machine'])}.\n"
+    if cb:
+        s += f"\nCpu, bench: measured {cpu_bench['measured']} on {_machine(cpu_bench['machine'])}.\n"
     if cpu:
         warm = builds["book"]["warm"]["seconds"]
         s += ("\n**Build time against the number of chapters.** With nothing to execute, a build "
@@ -276,7 +290,7 @@ def gpu_section(g: dict | None) -> str:
 def render(results: Path) -> str:
     builds = _load(results, "builds")
     return "\n".join([INTRO, builds_section(builds),
-                      chapters_section(_load(results, "chapters-smoke"), builds),
+                      chapters_section(_load(results, "chapters-smoke"), builds, _load(results, "chapters-cpu")),
                       training_section(_load(results, "training")),
                       sliders_section(_load(results, "widgets"), _load(results, "browser")),
                       page_weight_section(_load(results, "page_weight")),

@@ -93,3 +93,18 @@ def test_slider_section_shows_each_widget_before_and_after(tmp_path):
     assert "| chapter | widget | median | p90 | CPU | before: median | before: p90 |" in text
     assert "| 2 | w | 61 ms | 80 ms | 40 ms | 250 ms | 700 ms |" in text
     assert "load average 1.2-2.5; *before*: a new figure per move measured yesterday, load average 3.0" in text
+
+
+def test_a_cpu_chapter_bench_adds_its_columns_and_total(tmp_path):
+    """bench_chapters.py --profile cpu (a later measurement than the build's) shows beside
+    the build's times, with its own total and date."""
+    (tmp_path / "chapters-cpu.json").write_text(json.dumps({
+        "profile": "cpu", "machine": MACHINE, "measured": "this morning",
+        "chapters": [{"chapter": "01_a", "seconds": 90.0, "peak_rss_mb": 1400},
+                     {"chapter": "03_c", "seconds": 150.0}]}))
+    text = report.render(tmp_path)
+    assert "| chapter | smoke: time | smoke: peak memory | cpu: time | cpu: peak memory | cpu, bench: time |" in text
+    assert "| 01_a | - | - | - | - | 1.5 min | 1400 MB |" in text
+    assert "| 03_c | - | - | - | - | 2.5 min | - |" in text
+    assert "| **total** | - |  | - |  | 4.0 min |  |" in text              # 90 + 150 s
+    assert "Cpu, bench: measured this morning on Test CPU" in text
