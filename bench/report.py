@@ -214,8 +214,11 @@ def sliders_section(w: dict | None, br: dict | None) -> str:
     else:
         s += _missing("the kernel-side slider latency", "python bench/bench_widgets.py") + "\n"
     if br:
-        s += ("In the rendered book, the in-page sliders decode with onnxruntime-web (WebAssembly, "
-              "one thread) in headless Chromium; the time of one decode measured in the page:\n\n")
+        s += ("In the rendered book, the in-page widgets answer without a kernel, in headless Chromium: "
+              "decoders run by onnxruntime-web (WebAssembly, one thread), sliders over figures drawn "
+              "when the book was built (chapters 1, 3 and 8: a move swaps the picture) and chapter 4's "
+              "closed-form explorer (plain JavaScript). The time of one move measured in the page "
+              "(decode and draw; swap and decode the picture; compute and draw):\n\n")
         s += _table(["chapter", "slider", "median", "p90", "moves"],
                     [[r["page"], r["slider"] + (f" ({r['action']})" if r.get("action") else ""),
                       f"{r['median_ms']:.1f} ms", f"{r['p90_ms']:.1f} ms", r["moves"]]

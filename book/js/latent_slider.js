@@ -131,8 +131,10 @@
 .course-inpage table.course-numbers { border-collapse: collapse; font-size: 0.9em; margin: 0.2em 0 0.4em; max-width: 100%; }
 .course-inpage table.course-numbers th, .course-inpage table.course-numbers td { padding: 0.1em 0.8em 0.1em 0; text-align: left;
   border: none; vertical-align: top; }
-.course-inpage table.course-numbers td.course-readout { text-align: right; white-space: nowrap; }
+.course-inpage table.course-numbers td.course-readout, .course-inpage table.course-numbers th { white-space: nowrap; }
+.course-inpage table.course-numbers td.course-readout { text-align: right; }
 .course-inpage table.course-numbers td.course-note { color: var(--pst-color-text-muted, #5f6b7a); }
+@media (max-width: 600px) { .course-inpage table.course-numbers td.course-note { display: none; } }
 `;
   function injectStyle() {
     if (document.getElementById("course-inpage-style")) return;
@@ -728,7 +730,10 @@
     const muOut = el("span", { class: "course-slider-value" }), sigmaOut = el("span", { class: "course-slider-value" });
     const controls = el("div", { class: "course-slider-controls" });
     controls.append(labelled("mean of q, \u03bc", muSlider, muOut), labelled("standard deviation of q, \u03c3", sigmaSlider, sigmaOut));
-    const W = 640, H = 300, L = 52, R = 12, T = 12, B = 40;       // canvas and its margins (CSS px)
+    // the canvas is as wide as the column (at most 640 CSS px), so that its 12 px labels stay
+    // 12 px on a phone instead of shrinking with a scaled-down picture
+    const W = Math.max(280, Math.min(640, Math.floor(root.clientWidth || 640)));
+    const H = Math.round(Math.max(220, 0.47 * W)), L = 52, R = 12, T = 12, B = 40;   // and margins
     const ratio = Math.min(2, window.devicePixelRatio || 1);
     const canvas = el("canvas", { width: W * ratio, height: H * ratio, class: "course-slider-canvas", role: "img",
       "aria-label": "densities of q, the exact posterior and the prior over z" });
