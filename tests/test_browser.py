@@ -15,11 +15,30 @@ sys.path.insert(0, str(ROOT))
 pytestmark = pytest.mark.book
 
 
-@pytest.fixture(scope="module")
-def report(smoke_site):
+def _need_browser() -> None:
+    """Skip (with the reason) where Chromium or playwright is missing."""
     if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
         pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
     pytest.importorskip("playwright", reason="playwright-python is not installed: browser tests skipped")
+
+
+def _open_chapter(browser, base: str, path: Path):
+    """A chapter page opened as a reader opens it: returns the page, the list its console
+    errors and outside requests go to (tools.screenshot.collect_errors) and the list of
+    its onnxruntime requests, both filled as they come."""
+    from tools.screenshot import collect_errors
+
+    page = browser.new_page()
+    errors = collect_errors(page, base)
+    ort: list[str] = []
+    page.on("request", lambda r: ort.append(r.url) if "/vendor/ort/" in r.url else None)
+    page.goto(f"{base}/chapters/{path.name}", wait_until="networkidle")
+    return page, errors, ort
+
+
+@pytest.fixture(scope="module")
+def report(smoke_site):
+    _need_browser()
     from tools.screenshot import visit
 
     pages = sorted(p.relative_to(smoke_site).as_posix() for p in smoke_site.rglob("*.html")
@@ -52,9 +71,7 @@ def test_equations_are_typeset_offline(report, smoke_site):
 def equations(smoke_site):
     """Every display equation of every page with maths, measured at a desktop
     width (1280 px) and on a phone (390 px)."""
-    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
-    pytest.importorskip("playwright", reason="playwright-python is not installed: browser tests skipped")
+    _need_browser()
     from tools.screenshot import measure_equations
 
     pages = sorted(p.relative_to(smoke_site).as_posix() for p in smoke_site.rglob("*.html")
@@ -127,20 +144,14 @@ def test_in_page_sliders_decode_like_pytorch(smoke_site):
 
     import numpy as np
 
-    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
-    pytest.importorskip("playwright", reason="playwright-python is not installed: browser tests skipped")
-    from tools.screenshot import collect_errors, open_site
+    _need_browser()
+    from tools.screenshot import open_site
 
     pages = sorted(p for p in (smoke_site / "chapters").glob("*.html") if "course-latent-slider" in p.read_text())
     found = set()
     with open_site(smoke_site) as (base, browser):
         for path in pages:
-            page = browser.new_page()
-            errors = collect_errors(page, base)
-            ort = []
-            page.on("request", lambda r: ort.append(r.url) if "/vendor/ort/" in r.url else None)
-            page.goto(f"{base}/chapters/{path.name}", wait_until="networkidle")
+            page, errors, ort = _open_chapter(browser, base, path)
             ids = page.eval_on_selector_all(".course-latent-slider", "els => els.map(e => e.id)")
             # issue 15: onnxruntime (14 MB) loads only when a slider comes into view, as a reader scrolls
             assert not ort, f"{path.name}: onnxruntime requested before any slider is in view: {ort}"
@@ -183,20 +194,14 @@ def test_in_page_latent_planes_decode_and_encode_like_pytorch(smoke_site):
 
     import numpy as np
 
-    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
-    pytest.importorskip("playwright", reason="playwright-python is not installed: browser tests skipped")
-    from tools.screenshot import SEVEN, collect_errors, draw_strokes, open_site
+    _need_browser()
+    from tools.screenshot import SEVEN, draw_strokes, open_site
 
     pages = sorted(p for p in (smoke_site / "chapters").glob("*.html") if "course-latent-plane" in p.read_text())
     found = set()
     with open_site(smoke_site) as (base, browser):
         for path in pages:
-            page = browser.new_page()
-            errors = collect_errors(page, base)
-            ort = []
-            page.on("request", lambda r: ort.append(r.url) if "/vendor/ort/" in r.url else None)
-            page.goto(f"{base}/chapters/{path.name}", wait_until="networkidle")
+            page, errors, ort = _open_chapter(browser, base, path)
             ids = page.eval_on_selector_all(".course-latent-plane", "els => els.map(e => e.id)")
             states = page.eval_on_selector_all(".course-latent-plane", "els => els.map(e => e.dataset.state)")
             if not page.evaluate("document.querySelector('.course-latent-slider') !== null"):
@@ -253,20 +258,14 @@ def test_in_page_widgets_without_webassembly(smoke_site):
     terms equal Python's within 1e-9 and a move redraws its canvas."""
     import json
 
-    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
-    pytest.importorskip("playwright", reason="playwright-python is not installed: browser tests skipped")
-    from tools.screenshot import collect_errors, open_site
+    _need_browser()
+    from tools.screenshot import open_site
 
     kinds = {"course-frames": ("frames-", set()), "course-gaussian-posterior": ("gaussian-posterior-", set())}
     pages = sorted(p for p in (smoke_site / "chapters").glob("*.html") if any(k in p.read_text() for k in kinds))
     with open_site(smoke_site) as (base, browser):
         for path in pages:
-            page = browser.new_page()
-            errors = collect_errors(page, base)
-            ort = []
-            page.on("request", lambda r: ort.append(r.url) if "/vendor/ort/" in r.url else None)
-            page.goto(f"{base}/chapters/{path.name}", wait_until="networkidle")
+            page, errors, ort = _open_chapter(browser, base, path)
             for kind, (prefix, found) in kinds.items():
                 for wid in page.eval_on_selector_all(f".{kind}", "els => els.map(e => e.id)"):
                     name = wid.removeprefix(prefix)
@@ -334,9 +333,7 @@ def test_static_widgets_say_they_need_a_kernel_and_fit_the_column(smoke_site, wi
     """Every kernel widget drawn on a page shows the note that it needs a running
     notebook (course_lib.widgets._static_note), and nothing of it is wider than the
     text column; its picture is not stretched beyond its own size."""
-    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
-    pytest.importorskip("playwright", reason="playwright-python is not installed: browser tests skipped")
+    _need_browser()
     from tools.screenshot import collect_errors, open_site
 
     pages = sorted(p for p in (smoke_site / "chapters").glob("*.html") if WIDGET_VIEW in p.read_text())
@@ -383,9 +380,7 @@ def test_page_weight_counts_what_loads_and_what_waits_for_the_reader(tmp_path):
     """tools/page_weight.py on a two-file site: the file fetched on load counts
     'on load'; the file fetched when a box at the bottom of a tall page scrolls
     into view counts only once the page is read to the end."""
-    if shutil.which("chromium") is None and shutil.which("chromium-browser") is None:
-        pytest.skip("Chromium is not installed (apt-get install chromium): browser tests skipped")
-    pytest.importorskip("playwright", reason="playwright-python is not installed: browser tests skipped")
+    _need_browser()
     from tools.page_weight import book_pages, measure
 
     (tmp_path / "assets").mkdir()

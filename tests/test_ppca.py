@@ -204,3 +204,21 @@ def test_family_errors(correlated):
         model.best_q(x, family="banded")
     with pytest.raises(ValueError, match="family must be one of"):
         cl.fit_q(model, x, family="banded")
+
+
+def test_q_posterior_axes_hold_every_q_of_the_sliders_and_refuse_bad_ranges():
+    """The fixed axes of chapter 4's slider: every q of the ranges within 2 sd, the
+    posterior within 4 sd and the prior's [-3, 3]; the top above the posterior's peak
+    (checked against the densities q_posterior_terms draws)."""
+    axes = cl.q_posterior_axes((-1.5, 2.0), (0.05, 1.5))
+    (lo, hi), (bottom, top) = axes["z"], axes["density"]
+    for mu in (-1.5, 2.0):
+        t = cl.q_posterior_terms(mu, 1.5)
+        assert lo <= mu - 2 * 1.5 and hi >= mu + 2 * 1.5
+        assert lo <= t["post_mean"] - 4 * t["post_std"] and hi >= t["post_mean"] + 4 * t["post_std"]
+        assert bottom == 0 and top > t["posterior"].max()
+    assert lo <= -3 and hi >= 3
+    with pytest.raises(ValueError, match="need mu_range"):
+        cl.q_posterior_axes((1.0, -1.0), (0.1, 1.0))
+    with pytest.raises(ValueError, match="need mu_range"):
+        cl.q_posterior_axes((-1.0, 1.0), (0.0, 1.0))
