@@ -326,10 +326,11 @@ def figure_frames(draw: Callable[[object], object], values: Sequence[object], *,
     their labels and the files; outside a book build nothing is drawn or written
     and a short note is returned.
     """
-    from IPython.core.pylabtools import print_figure
     from IPython.display import HTML
     import matplotlib.pyplot as plt
     from matplotlib.figure import Figure
+
+    from .plotting import retina_png
 
     values = list(values)
     if len(values) < 2:
@@ -350,12 +351,14 @@ def figure_frames(draw: Callable[[object], object], values: Sequence[object], *,
         fig = draw(value)
         if not isinstance(fig, Figure):
             raise TypeError(f"draw must return a matplotlib Figure, got {type(fig).__name__} for {value!r}")
-        data = print_figure(fig, fmt="retina")            # PNG at twice fig.dpi, as the book's figures
+        png = retina_png(fig)                             # as the book shows its figures
         plt.close(fig)
-        width, height = (int.from_bytes(data[k:k + 4], "big") for k in (16, 20))
+        if png is None:
+            raise ValueError(f"draw drew nothing for {value!r}: an empty figure has no picture")
+        data, width, height = png
         file = f"{name}-{i}.png"
         (out_dir / file).write_bytes(data)
-        frames.append({"file": file, "width": width // 2, "height": height // 2})
+        frames.append({"file": file, "width": width, "height": height})
     spec = {"kind": "frames", "label": label, "unit": unit, "values": texts, "frames": frames,
             "start": values.index(start) if start is not None else 0}
     (out_dir / f"{name}.json").write_text(json.dumps(spec))

@@ -63,18 +63,28 @@ COURSE_STYLE: dict[str, object] = {
 }
 
 
-def page_png(fig: Figure) -> tuple[str, dict[str, int]] | None:
-    """The inline display of ``fig``: a PNG at twice ``fig.dpi`` (cropped to what
-    is drawn, as Jupyter does), base64-encoded, with its width in CSS pixels as
-    metadata. Only the width: the book's column may shrink the picture, and a
-    fixed height would then distort it."""
+def retina_png(fig: Figure) -> tuple[bytes, int, int] | None:
+    """``fig`` as the book shows it: PNG bytes at twice ``fig.dpi`` (cropped to what
+    is drawn, as Jupyter does) and its width and height in CSS pixels (half the
+    PNG's); ``None`` when nothing is drawn."""
     from IPython.core.pylabtools import print_figure
 
     data = print_figure(fig, fmt="retina")            # PNG bytes at 2 * fig.dpi
-    if data is None:                                  # nothing drawn
+    if data is None:
         return None
-    width, _ = struct.unpack(">II", data[16:24])      # the PNG header's IHDR chunk
-    return b2a_base64(data, newline=False).decode("ascii"), {"width": width // 2}
+    width, height = struct.unpack(">II", data[16:24])  # the PNG header's IHDR chunk
+    return data, width // 2, height // 2
+
+
+def page_png(fig: Figure) -> tuple[str, dict[str, int]] | None:
+    """The inline display of ``fig`` (:func:`retina_png`), base64-encoded, with its
+    width in CSS pixels as metadata. Only the width: the book's column may shrink
+    the picture, and a fixed height would then distort it."""
+    png = retina_png(fig)
+    if png is None:                                   # nothing drawn
+        return None
+    data, width, _ = png
+    return b2a_base64(data, newline=False).decode("ascii"), {"width": width}
 
 
 def use_course_style() -> None:

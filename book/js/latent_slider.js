@@ -816,7 +816,12 @@
       last[root.id] = { mu, sigma, ...t };
       root.dataset.value = mu.toFixed(2) + "," + sigma.toFixed(2);
     }
-    const schedule = () => requestAnimationFrame(draw);
+    let queued = false;                  // one redraw per frame, however many inputs came
+    const schedule = () => {
+      if (queued) return;
+      queued = true;
+      requestAnimationFrame(() => { queued = false; draw(); });
+    };
     muSlider.addEventListener("input", schedule);
     sigmaSlider.addEventListener("input", schedule);
     draw();
