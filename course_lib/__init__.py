@@ -68,6 +68,7 @@ from .models import (
     AEOutput, Autoencoder, check_input, ConditionalVAE, LIKELIHOODS, mlp, reparameterize, VAE,
     VAEOutput,
 )
+from .notebook import BOOK_BUILD_ENV, GLUE_MIME_PREFIX, glue, in_book_build
 from .plotting import (
     denoising_figure, edit_figure, image_grid, image_mosaic, interpolation_figure,
     interpolation_picture, plot_history, q_vs_posterior_figure, rate_distortion_figure,
@@ -102,12 +103,12 @@ from .widgets import (
 from . import (  # noqa: E402  (the modules themselves, for __all__)
     analysis, architectures, attributes, checkpoints, claims, corruption, cvae, data, disentanglement,
     estimators, export,
-    faces, latent, latent_arithmetic, losses, models, plotting, ppca, pretrain, profiles, tables,
+    faces, latent, latent_arithmetic, losses, models, notebook, plotting, ppca, pretrain, profiles, tables,
     training, utils, widgets,
 )
 
 _MODULES = (analysis, architectures, attributes, checkpoints, claims, corruption, cvae, data,
-            disentanglement, estimators, export, faces, latent, latent_arithmetic, losses, models, plotting, ppca,
+            disentanglement, estimators, export, faces, latent, latent_arithmetic, losses, models, notebook, plotting, ppca,
             pretrain, profiles, tables, training, utils, widgets)
 #: every module's ``__all__``, and nothing else: a name is public in one place, its module
 __all__ = sorted(name for module in _MODULES for name in module.__all__)

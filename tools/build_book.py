@@ -88,6 +88,7 @@ def main(argv=None) -> int:
     generated.write_text(yaml.safe_dump(config, sort_keys=False))
 
     env = dict(os.environ, COURSE_PROFILE=profile, COURSE_PROGRESS="0", COURSE_SITE_ASSETS=str(assets),
+               COURSE_BOOK_BUILD="1",  # cl.glue writes the values for the glue roles
                PYDEVD_DISABLE_FILE_VALIDATION="1")
     # jupyter-book puts its HTML in <path-output>/_build/html; build in a staging
     # folder and move the result so that the site ends up in OUT/html.
