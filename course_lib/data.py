@@ -368,7 +368,8 @@ def load_images(name: str, split: str = "train", *, size: int | None = None,
     """Load MNIST or Fashion-MNIST as tensors, preparing the data if needed.
 
     ``size`` resizes once (bilinear, antialiased) to ``size x size``; ``subset``
-    keeps a random but fixed (``seed``) selection of that many images.
+    keeps a random but fixed (``seed``) selection of that many images, at most
+    the split's size (60,000 training, 10,000 test images).
     No per-sample transforms: the result is ready to slice into batches.
     """
     import torchvision
@@ -376,13 +377,16 @@ def load_images(name: str, split: str = "train", *, size: int | None = None,
     spec = _spec(name)
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if subset is not None:  # checked before any data are fetched
+        n_split = RAW_FILES[f"{'train' if split == 'train' else 't10k'}-images-idx3-ubyte"][0]
+        if not 0 < subset <= n_split:
+            raise ValueError(f"subset must be between 1 and {n_split:,}, the number of images in "
+                             f"{spec.name}'s {split} split, got {subset:,}")
     root = Path(root) if root is not None else data_root()
     prepare(spec.name, root, verbose=False)
     ds = getattr(torchvision.datasets, spec.folder)(str(root), train=(split == "train"), download=False)
     x, y = ds.data, ds.targets.long()
     if subset is not None:
-        if not 0 < subset:
-            raise ValueError(f"subset must be positive, got {subset}")
         keep = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))[:subset]
         x, y = x[keep], y[keep]
     x = x.float().div_(255).unsqueeze(1)

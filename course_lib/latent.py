@@ -17,7 +17,7 @@ from torch import nn
 
 from .analysis import ArrayLike
 from .losses import decoder_log_likelihood, gaussian_kl, iwae_bound, log_normal_diag
-from .models import ConditionalVAE
+from .models import VAE, ConditionalVAE
 from .utils import eval_mode, to_model
 
 __all__ = ["interpolate", "encode_dataset", "active_units",
@@ -142,6 +142,9 @@ def iwae_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: i
     binary ``x``). The K samples are decoded in chunks of at most ``max_rows``
     examples. Returns (N,) in nats; the test NLL is ``-result.mean()``
     (see :func:`iwae_nll` for it with its standard error)."""
+    if not isinstance(model, VAE):
+        raise TypeError(f"model must be a VAE (encode(x) gives mu and logvar), got {type(model).__name__}: "
+                        "a plain autoencoder has no posterior q(z|x) to draw the K samples from")
     if k < 1:
         raise ValueError(f"k must be at least 1, got {k}")
     out = []

@@ -175,6 +175,9 @@ def iwae_bound(log_weights: torch.Tensor) -> torch.Tensor:
     log p(x) as K grows."""
     if log_weights.dim() != 2:
         raise ValueError(f"expected (K, B) log-weights, got shape {tuple(log_weights.shape)}")
+    if log_weights.shape[0] == 0:
+        raise ValueError(f"log_weights must hold K >= 1 samples per example, got K = 0 (shape "
+                         f"{tuple(log_weights.shape)}): a mean over no importance weights is undefined")
     return torch.logsumexp(log_weights, dim=0) - math.log(log_weights.shape[0])
 
 

@@ -228,6 +228,8 @@ def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, ro
     elif x.ndim != 3:
         raise ValueError(f"images must be (N, C, H, W) or (N, H, W), got {x.shape}")
     n = len(x)
+    if n == 0:
+        raise ValueError(f"images is an empty batch {x.shape}: image_grid needs at least one image (N >= 1)")
     if nrow is None:
         nrow = len(row_labels) if row_labels is not None else int(np.ceil(np.sqrt(n)))
     ncol = int(np.ceil(n / nrow))

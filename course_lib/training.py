@@ -185,6 +185,8 @@ def fit(model: nn.Module, loss_fn: LossFn, data: Data, *, budget: Budget | None 
         steps_per_epoch, total = None, int(steps)
     else:
         n = len(_as_tuple(data)[0])
+        if n == 0:
+            raise ValueError("data is empty (0 examples): fit needs at least one example to train on")
         steps_per_epoch = math.ceil(n / batch_size)
         total = int(steps) if steps is not None else int(epochs) * steps_per_epoch
     if total < 0:

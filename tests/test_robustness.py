@@ -145,3 +145,85 @@ def test_bounds_reject_mismatched_parts():
         cl.iwae_bound(torch.zeros(5))
     with pytest.raises(ValueError, match=r"expected \(K, B\) log-weights"):
         cl.iwae_bound(torch.zeros(5, 4, 3))
+
+
+# ---------------------------------------------------------------------------
+# Issue 25: an empty or impossible argument gets one sentence naming it and what is
+# allowed, before any work is done (no ZeroDivisionError, no "math domain error")
+
+def test_image_grid_refuses_an_empty_batch():
+    for empty in (torch.zeros(0, 1, 8, 8), torch.zeros(0, 8, 8)):
+        with pytest.raises(ValueError, match=r"images is an empty batch .*needs at least one image \(N >= 1\)"):
+            cl.image_grid(empty)
+
+
+def test_iwae_bound_refuses_zero_samples():
+    with pytest.raises(ValueError, match=r"log_weights must hold K >= 1 samples per example, got K = 0 \(shape \(0, 4\)\)"):
+        cl.iwae_bound(torch.zeros(0, 4))
+
+
+def test_iwae_estimates_refuse_a_plain_autoencoder():
+    ae = cl.mlp_autoencoder(6, 2)
+    for estimate in (cl.iwae_nll, cl.iwae_log_likelihood):
+        with pytest.raises(TypeError, match=r"model must be a VAE \(encode\(x\) gives mu and logvar\), "
+                                            r"got Autoencoder: a plain autoencoder has no posterior"):
+            estimate(ae, torch.rand(3, 6), 5)
+
+
+def test_fit_refuses_an_empty_data_set():
+    model = cl.mlp_autoencoder(6, 2)
+    before = [p.detach().clone() for p in model.parameters()]
+    for data in (torch.zeros(0, 6), (torch.zeros(0, 6), torch.zeros(0, dtype=torch.long))):
+        for length in ({"epochs": 1}, {"steps": 3}):
+            with pytest.raises(ValueError, match=r"data is empty \(0 examples\): fit needs at least one example"):
+                cl.fit(model, cl.ae_loss, data, progress=False, **length)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_load_images_refuses_a_subset_larger_than_its_split(tmp_path):
+    for name, split, n in (("mnist", "test", 10_000), ("fashion-mnist", "train", 60_000)):
+        for subset in (n + 1, 2 * n, 0):
+            with pytest.raises(ValueError, match=rf"subset must be between 1 and {n:,}, the number of images "
+                                                 rf"in {name}'s {split} split, got {subset:,}"):
+                cl.load_images(name, split, subset=subset, root=tmp_path)
+    assert not any(tmp_path.iterdir())  # refused before any data were fetched
+
+
+SPLIT_SIZES = {"train": 60_000, "test": 10_000}  # MNIST and Fashion-MNIST
+
+
+def _budgets_given_to_load_images() -> set[tuple[str, str]]:
+    """(budget, split) for every ``load_images(..., split, subset=b.<split>_size)`` of the
+    chapters, ``b`` being a ``profile["budget"]`` of the same notebook, and for every
+    registered pretrain model whose data loader calls load_images."""
+    import inspect
+    import json
+    import re
+    from pathlib import Path
+
+    from course_lib.pretrain import REGISTRY
+
+    found = set()
+    for path in sorted((Path(__file__).resolve().parent.parent / "chapters").glob("*.ipynb")):
+        code = "\n".join("".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code")
+        names: dict[str, set[str]] = {}
+        for lhs, rhs in re.findall(r"^\s*(\w+(?:\s*,\s*\w+)*)\s*=\s*(profile\[.*)$", code, flags=re.M):
+            for var, key in zip(re.split(r"\s*,\s*", lhs), re.findall(r'profile\["(\w+)"\]', rhs)):
+                names.setdefault(var, set()).add(key)
+        for split, var, attr in re.findall(r'load_images\("[\w-]+",\s*"(\w+)"[^)]*?subset=(\w+)\.(\w+)_size', code):
+            assert attr == split, f"{path.name}: the {split} split takes {var}.{attr}_size"
+            found |= {(key, split) for key in names[var]}
+    for spec in REGISTRY.values():
+        if "load_images(" in inspect.getsource(spec.load_data):
+            found |= {(spec.budget_key, "train"), (spec.budget_key, "test")}
+    return found
+
+
+def test_no_profile_asks_for_more_images_than_a_split_holds():
+    """load_images now refuses such a subset; before, it silently gave the whole split."""
+    found = _budgets_given_to_load_images()
+    assert {("mnist_ae", "test"), ("vae_mnist", "train"), ("cvae_fashion", "test")} <= found, sorted(found)
+    for profile in cl.PROFILES.values():
+        for key, split in sorted(found):
+            size = getattr(profile[key], f"{split}_size")
+            assert size is None or 1 <= size <= SPLIT_SIZES[split], f"{profile.name}: {key}.{split}_size = {size}"
