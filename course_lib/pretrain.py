@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import pickle
 import platform
 import sys
 import tempfile
@@ -343,12 +344,21 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
     done, history, seconds = 0, [], 0.0
     if resume and resume_file.is_file():
         try:
-            state = torch.load(resume_file, map_location=device, weights_only=False)
+            # weights_only: a resume state holds tensors, numbers, strings, dicts and lists, and
+            # unpickling anything else could run code from a file someone else put there
+            state = torch.load(resume_file, map_location=device, weights_only=True)
             ok = state.get("run") == run
             if not ok:
                 print(f"{name}: resume state {display_path(resume_file)} has other settings; starting afresh")
-        except Exception as err:  # a damaged resume file: say so and start afresh
-            print(f"{name}: ignoring unreadable resume state {display_path(resume_file)}: {err}")
+        except pickle.UnpicklingError:  # refused by the safe loader: keep the file, start nothing
+            raise pickle.UnpicklingError(
+                f"{name}: the resume state {display_path(resume_file)} holds something other than tensors, "
+                "numbers, strings, dicts and lists, so it was not loaded (the file is left as it is); "
+                "delete it, or run with --fresh (resume=False) to start afresh") from None
+        except Exception as err:  # a damaged (e.g. truncated) resume file: say so and start afresh
+            reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+            print(f"{name}: ignoring the damaged resume state {display_path(resume_file)} ({reason}); "
+                  "starting afresh")
             ok = False
         if ok:
             model.load_state_dict(state["model"])

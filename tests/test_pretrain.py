@@ -1,4 +1,5 @@
 import json
+import pickle
 
 import pytest
 import torch
@@ -76,6 +77,53 @@ def test_resume_state_with_other_settings_is_not_used(tmp_path, capsys):
     result = train_model("cvae-fashion", seed=5, **kw)
     assert "other settings; starting afresh" in capsys.readouterr().out
     assert result.epochs_done == 2
+
+
+class _WritesAMarker:
+    """Unpickling it calls open(marker, "w"): what any code planted in a pickle could do."""
+
+    def __init__(self, marker):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return open, (self.marker, "w")
+
+
+def test_a_resume_state_holding_other_objects_is_refused_and_kept(tmp_path):
+    kw = dict(profile="smoke", epochs=2, device="cpu", data=tiny_data(), progress=False, out=tmp_path)
+    train_model("cvae-fashion", epoch_callback=stop_after(1), **kw)
+    resume = tmp_path / "cvae-fashion.resume.pt"
+    state = torch.load(resume, weights_only=True)  # a real resume state loads with the safe loader
+    marker = tmp_path / "marker"
+    state["history"].append(_WritesAMarker(marker))
+    torch.save(state, resume)
+    planted = resume.read_bytes()
+    with pytest.raises(pickle.UnpicklingError,
+                       match=r"^cvae-fashion: the resume state .*cvae-fashion\.resume\.pt holds something other "
+                             r"than tensors, numbers, strings, dicts and lists, so it was not loaded \(the file is "
+                             r"left as it is\); delete it, or run with --fresh \(resume=False\) to start afresh$"):
+        train_model("cvae-fashion", **kw)
+    assert not marker.exists(), "the planted code ran"
+    assert resume.read_bytes() == planted and not (tmp_path / "cvae-fashion.pt").exists()  # nothing lost
+    # the payload is live: a plain unpickling runs it
+    pickle.loads(pickle.dumps(_WritesAMarker(tmp_path / "marker2"))).close()
+    assert (tmp_path / "marker2").exists()
+    # and the way out the message gives works
+    assert train_model("cvae-fashion", resume=False, **kw).epochs_done == 2
+
+
+def test_a_damaged_resume_state_is_reported_and_training_starts_afresh(tmp_path, capsys):
+    kw = dict(profile="smoke", epochs=2, device="cpu", data=tiny_data(), progress=False, out=tmp_path)
+    train_model("cvae-fashion", epoch_callback=stop_after(1), **kw)
+    resume = tmp_path / "cvae-fashion.resume.pt"
+    whole = resume.read_bytes()
+    resume.write_bytes(whole[: len(whole) // 2])  # truncated, as by a full disk
+    capsys.readouterr()
+    trained = []
+    result = train_model("cvae-fashion", epoch_callback=trained.append, **kw)
+    out = capsys.readouterr().out
+    assert "cvae-fashion: ignoring the damaged resume state" in out and "; starting afresh" in out
+    assert trained == [1, 2] and result.epochs_done == 2 and not result.interrupted
 
 
 def test_command_line_rejects_unknown_models():
