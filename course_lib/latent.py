@@ -248,9 +248,12 @@ def elbo_surgery(mu: torch.Tensor, logvar: torch.Tensor, samples: int = 1,
     :math:`q(z) = \frac1N\sum_n q(z \mid x_n)` the aggregate posterior and
     :math:`p(z) = \mathcal{N}(0, I)`,
 
-    .. math:: \underbrace{\frac1N\sum_n \mathrm{KL}\big(q(z\mid x_n)\,\Vert\,p(z)\big)}_{\text{rate}}
-              = \underbrace{\frac1N\sum_n \mathbb{E}_{q(z\mid x_n)}\big[\log q(z\mid x_n) - \log q(z)\big]}_{I_q(x;\,z)}
-              + \underbrace{\mathbb{E}_{q(z)}\big[\log q(z) - \log p(z)\big]}_{\mathrm{KL}(q(z)\,\Vert\,p(z))} .
+    .. math:: \begin{aligned}
+              &\underbrace{\frac1N\sum_n \mathrm{KL}\big(q(z\mid x_n)\,\Vert\,p(z)\big)}_{\text{rate}} \\
+              &\quad = \underbrace{\frac1N\sum_n \mathbb{E}_{q(z\mid x_n)}\big[\log q(z\mid x_n)
+                 - \log q(z)\big]}_{I_q(x;\,z)} \\
+              &\quad + \underbrace{\mathbb{E}_{q(z)}\big[\log q(z) - \log p(z)\big]}_{\mathrm{KL}(q(z)\,\Vert\,p(z))} .
+              \end{aligned}
 
     The rate is exact (closed form); the other two are Monte-Carlo averages over
     ``samples`` draws :math:`z \sim q(z \mid x_n)` per point, with

@@ -232,9 +232,11 @@ def negative_elbo(out: VAEOutput, x: torch.Tensor, *, likelihood: str, sigma: fl
     r"""The negative ELBO of one batch from a VAE's forward pass ``out`` on ``x``,
     with one sample :math:`z_b \sim q(z \mid x_b)` per example:
 
-    .. math:: \mathcal{L} = \frac1B\sum_b -\log p_\theta(x_b \mid z_b) \;+\; w\,\beta\,R,
-              \qquad R = \begin{cases}\tfrac1B\sum_b \mathrm{KL}\big(q(z\mid x_b)\,\Vert\,\mathcal{N}(0, I)\big)
+    .. math:: \begin{aligned}
+              \mathcal{L} &= \frac1B\sum_b -\log p_\theta(x_b \mid z_b) \;+\; w\,\beta\,R, \\
+              R &= \begin{cases}\tfrac1B\sum_b \mathrm{KL}\big(q(z\mid x_b)\,\Vert\,\mathcal{N}(0, I)\big)
               & \tau = 0\\ \sum_d \max\big(\tau, \tfrac1B\sum_b \mathrm{KL}_{bd}\big) & \tau > 0\end{cases}
+              \end{aligned}
 
     ``likelihood`` is ``"bernoulli"`` (from ``out.logits``) or ``"gaussian"``
     (from the mean ``out.x_hat``, standard deviation ``sigma``, with the

@@ -251,9 +251,11 @@ def inference_gaps(model: LinearGaussian, x: torch.Tensor, q_mean: torch.Tensor,
     :math:`q_\phi(z \mid x) = \mathcal{N}(` ``q_mean`` (B, L), ``q_cov`` (L, L) or
     (B, L, L) :math:`)` into its two parts (Cremer et al., 2018),
 
-    .. math:: \log p(x) - \mathrm{ELBO}(q_\phi)
-              = \big[\log p(x) - \mathrm{ELBO}(q^\star)\big]
-              + \big[\mathrm{ELBO}(q^\star) - \mathrm{ELBO}(q_\phi)\big],
+    .. math:: \begin{aligned}
+              \log p(x) - \mathrm{ELBO}(q_\phi)
+              &= \big[\log p(x) - \mathrm{ELBO}(q^\star)\big] \\
+              &\quad + \big[\mathrm{ELBO}(q^\star) - \mathrm{ELBO}(q_\phi)\big],
+              \end{aligned}
 
     the approximation gap and the amortisation gap, with :math:`q^\star` the best
     member of ``family`` for each x (:meth:`LinearGaussian.best_q`). The first is

@@ -266,12 +266,43 @@ def _strip_docstring(source: str) -> str:
     return source
 
 
+def _is_course(cls: type) -> bool:
+    return cls.__module__ == "course_lib" or cls.__module__.startswith("course_lib.")
+
+
+def _course_doc(obj: object) -> str:
+    """The docstring show_source shows: ``obj``'s own; for a class or method without
+    one, the nearest one from a ``course_lib`` class above it in the MRO; else none.
+    Never torch's, which ``inspect.getdoc`` would inherit (``nn.Module.forward``'s
+    "Define the computation performed at every call" for an undocumented ``forward``)."""
+    own = obj.__dict__.get("__doc__") if isinstance(obj, type) else getattr(obj, "__doc__", None)
+    if isinstance(own, str):
+        return own
+    if isinstance(obj, type):
+        owner, name, bases = obj, "__doc__", obj.__mro__[1:]
+    else:  # a method: find its class from the qualified name, as inspect does
+        owner = inspect.getmodule(obj)
+        *path, name = getattr(obj, "__qualname__", "").split(".")
+        for part in path:
+            owner = getattr(owner, part, None)
+        bases = owner.__mro__[1:] if isinstance(owner, type) and path else ()
+    for base in bases:
+        if _is_course(base) and name in base.__dict__:
+            doc = base.__dict__[name] if name == "__doc__" else getattr(base.__dict__[name], "__doc__", None)
+            if isinstance(doc, str):
+                return doc
+    return ""
+
+
 class Source:
     """What :func:`show_source` returns: an object's docstring rendered as text
     and its code highlighted (HTML in a notebook or the book; plain text where
-    only ``repr``/``print`` is available, as in a terminal)."""
+    only ``repr``/``print`` is available, as in a terminal). A decorated function
+    is shown as written, from its own file (``inspect.unwrap``: ``torch.no_grad``'s
+    wrapper lives in torch)."""
 
     def __init__(self, obj: object) -> None:
+        obj = inspect.unwrap(obj)
         self.name = f"{obj.__module__}.{obj.__qualname__}"
         lines, start = inspect.getsourcelines(obj)
         path = Path(inspect.getsourcefile(obj) or "?")
@@ -279,7 +310,7 @@ class Source:
         where = path.resolve().relative_to(root).as_posix() if path.resolve().is_relative_to(root) else path.name
         self.where = f"{where}, line {start}"  # relative: no path of the machine that runs it
         self.code = _strip_docstring(textwrap.dedent("".join(lines)))
-        self.blocks = _rst_blocks(inspect.getdoc(obj) or "")
+        self.blocks = _rst_blocks(_course_doc(obj))
 
     def __repr__(self) -> str:
         def fill(text: str, **kwargs) -> str:  # 88 columns, never breaking inside `code` or $maths$

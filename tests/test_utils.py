@@ -68,6 +68,16 @@ def _documented(x: float) -> float:
     return y
 
 
+class Doubler(torch.nn.Module):  # no docstrings: torch's must not show through
+    def forward(self, x):
+        return 2 * x
+
+
+class Quiet(cl.VAE):
+    def encode(self, x):
+        return super().encode(x)
+
+
 class TestShowSource:
     """Issue 15: show_source renders the docstring's reStructuredText as text and
     shows the code highlighted, wrapped to the page, in HTML and in plain text."""
@@ -123,6 +133,94 @@ class TestShowSource:
             text, page = repr(cl.show_source(obj)), cl.show_source(obj)._repr_html_()
             assert f"def {obj.__name__}(" in text and f">{obj.__name__}<" in page
             assert ":func:" not in text and ":func:" not in page
+
+    def test_a_decorated_function_is_shown_from_its_own_file(self):
+        """torch.no_grad wraps iwae_log_likelihood and evaluate: the display is headed
+        with the course's file and shows the function as written, decorator included,
+        not torch's utils/_contextlib.py."""
+        for obj, where in ((cl.iwae_log_likelihood, "course_lib/latent.py"), (cl.evaluate, "course_lib/training.py")):
+            src = cl.show_source(obj)
+            assert src.where.startswith(where + ", line") and "_contextlib" not in repr(src)
+            assert src.code.startswith("@torch.no_grad()\ndef " + obj.__name__ + "(")
+            assert src.blocks and src.blocks[0] == ("p", _rst_first_paragraph(obj))
+
+    def test_a_method_without_a_docstring_does_not_show_torchs(self):
+        for obj in (cl.VAE.forward, Doubler.forward, Doubler):
+            src = cl.show_source(obj)
+            assert "Define the computation performed at every call" not in repr(src)
+            assert "Base class for all neural network modules" not in repr(src)
+        assert cl.show_source(Doubler.forward).blocks == []
+        assert "def forward(self, x: torch.Tensor) -> VAEOutput:" in cl.show_source(cl.VAE.forward).code
+
+    def test_an_undocumented_method_shows_the_course_docstring_it_overrides(self):
+        assert cl.show_source(Quiet.encode).blocks == cl.show_source(cl.VAE.encode).blocks != []
+
+
+def _rst_first_paragraph(obj) -> str:
+    import inspect
+
+    return " ".join(line.strip() for line in inspect.getdoc(obj).split("\n\n")[0].splitlines())
+
+
+def _visible_symbols(row: str) -> int:
+    r"""About how many symbols one row of display maths shows: its TeX without the markup
+    that draws nothing (environments, \left \big \mathrm ..., spacing, braces, &, _ and ^),
+    each remaining command one symbol, \log and \max their letters, \quad two, \qquad four.
+    Fractions, limits and underbrace labels count in full, so it errs on the wide side."""
+    import re
+
+    row = re.sub(r"\\(begin|end)\{\w+\}", " ", row)
+    row = re.sub(r"\\[,;:! ]", " ", row)
+    row = re.sub(r"\\qquad(?![a-zA-Z])", "xxxx", row)
+    row = re.sub(r"\\quad(?![a-zA-Z])", "xx", row)
+    row = re.sub(r"\\(left|right|[bB]igg?[lr]?|textstyle|displaystyle|mathrm|mathcal|mathbb|text|operatorname)"
+                 r"(?![a-zA-Z])", " ", row)
+    row = re.sub(r"\\(log|exp|max|min)(?![a-zA-Z])", r"\1", row)
+    row = re.sub(r"\\[a-zA-Z]+", "#", row)
+    return len(re.sub(r"[{}&_^\s]", "", row))
+
+
+#: a symbol of display maths takes about 12 px at the book's size (an estimate, not a
+#: measurement); 50 of them leave a margin in the text column, about 672 px at 1280 px
+MAX_SYMBOLS_PER_ROW = 50
+
+
+def test_visible_symbols_counts_what_the_reader_sees():
+    assert _visible_symbols(r"\mathrm{KL}(q \,\Vert\, p) = \tfrac12") == len("KL(q#p)=#12")
+    assert _visible_symbols(r"\log p(x) \quad \big[a\big]") == len("logp(x)xx[a]")
+
+
+def test_every_docstring_equation_the_chapters_show_fits_the_text_column():
+    """Issue 25: MathJax does not break a display equation, so each row of a docstring's
+    display maths that a chapter shows with cl.show_source (rows split by \\\\, in an
+    aligned environment) must fit the column at 1280 px by itself."""
+    import json
+    import re
+    from pathlib import Path
+
+    chapters = sorted((Path(__file__).resolve().parent.parent / "chapters").glob("*.ipynb"))
+    shown = {}
+    for path in chapters:
+        for cell in json.loads(path.read_text())["cells"]:
+            if cell["cell_type"] == "code":
+                for arg in re.findall(r"show_source\(([^()]*)\)", "".join(cell["source"])):
+                    assert re.fullmatch(r"cl(\.\w+)+", arg.strip()), f"{path.name}: cannot resolve show_source({arg})"
+                    shown.setdefault(arg.strip(), path.name[:2])
+    assert len(shown) >= 20, sorted(shown)
+    too_wide, rows = [], 0
+    for expr, chapter in shown.items():
+        obj = cl
+        for part in expr.split(".")[1:]:
+            obj = getattr(obj, part)
+        for kind, body in cl.show_source(obj).blocks:
+            if kind == "math":
+                for row in re.split(r"\\\\", body):
+                    rows += 1
+                    if _visible_symbols(row) > MAX_SYMBOLS_PER_ROW:
+                        too_wide.append(f"chapter {chapter} {expr}: {_visible_symbols(row)} symbols in "
+                                        f"{' '.join(row.split())[:70]}")
+    assert rows >= 10
+    assert not too_wide, "display rows wider than the column (split them with \\\\ in aligned):\n" + "\n".join(too_wide)
 
 
 def test_setup_notebook_prints_one_banner_line(capsys):
