@@ -60,8 +60,8 @@ from .latent_arithmetic import (
 from .losses import (
     ae_loss, bernoulli_log_likelihood, contractive_ae_loss, contractive_penalty,
     decoder_log_likelihood, denoising_ae_loss, encoder_jacobian, free_bits_kl, gaussian_kl,
-    gaussian_kl_diag, gaussian_log_likelihood, iwae_bound, kl_per_dim, kl_warmup,
-    log_normal_diag, negative_elbo, sparse_ae_loss, sparsity_penalty, squared_error,
+    gaussian_kl_diag, gaussian_log_likelihood, iwae_bound, IWAEObjective, kl_per_dim, kl_warmup,
+    log_normal_diag, negative_elbo, posterior_kl, sparse_ae_loss, sparsity_penalty, squared_error,
     top_k_codes, vae_loss, VAEObjective,
 )
 from .models import (
@@ -77,6 +77,9 @@ from .plotting import (
 from .ppca import (
     FAMILIES, fit_q, inference_gaps, InferenceGaps, LinearGaussian, ppca_log_weights, q_posterior_axes,
     q_posterior_terms,
+)
+from .priors import (
+    log_normal_mixture, MixtureOfGaussiansPrior, StandardNormalPrior, VampPrior,
 )
 from .pretrain import (
     CHECKPOINT_DIR, FacesVAEConfig, load_or_train_model, MNIST_TEST_BINARIZE_SEED, ModelSpec,
@@ -103,12 +106,12 @@ from .widgets import (
 from . import (  # noqa: E402  (the modules themselves, for __all__)
     analysis, architectures, attributes, checkpoints, claims, corruption, cvae, data, disentanglement,
     estimators, export,
-    faces, latent, latent_arithmetic, losses, models, notebook, plotting, ppca, pretrain, profiles, tables,
+    faces, latent, latent_arithmetic, losses, models, notebook, plotting, ppca, pretrain, priors, profiles, tables,
     training, utils, widgets,
 )
 
 _MODULES = (analysis, architectures, attributes, checkpoints, claims, corruption, cvae, data,
             disentanglement, estimators, export, faces, latent, latent_arithmetic, losses, models, notebook, plotting, ppca,
-            pretrain, profiles, tables, training, utils, widgets)
+            pretrain, priors, profiles, tables, training, utils, widgets)
 #: every module's ``__all__``, and nothing else: a name is public in one place, its module
 __all__ = sorted(name for module in _MODULES for name in module.__all__)

@@ -136,12 +136,13 @@ def iwae_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: i
               \quad z_k \sim q(z\mid x)
 
     a lower bound that tends to :math:`\log p(x)` as K grows (Burda et al. 2015).
-    ``model.encode(x)`` gives ``(mu, logvar)`` of :math:`q(z\mid x)`, the prior is
-    :math:`\mathcal{N}(0, I)`, and :math:`\log p(x\mid z)` is the model's own
-    likelihood (``model.likelihood``, ``model.sigma``; a Bernoulli one needs
-    binary ``x``). The K samples are decoded in chunks of at most ``max_rows``
-    examples. Returns (N,) in nats; the test NLL is ``-result.mean()``
-    (see :func:`iwae_nll` for it with its standard error)."""
+    ``model.encode(x)`` gives ``(mu, logvar)`` of :math:`q(z\mid x)`, :math:`\log p(z)`
+    is the model's prior (``model.log_prior``: :math:`\mathcal{N}(0, I)` or a learned
+    one), and :math:`\log p(x\mid z)` is the model's own likelihood
+    (``model.likelihood``, ``model.sigma``; a Bernoulli one needs binary ``x``).
+    The K samples are decoded in chunks of at most ``max_rows`` examples. Returns
+    (N,) in nats; the test NLL is ``-result.mean()`` (see :func:`iwae_nll` for it
+    with its standard error)."""
     if not isinstance(model, VAE):
         raise TypeError(f"model must be a VAE (encode(x) gives mu and logvar), got {type(model).__name__}: "
                         "a plain autoencoder has no posterior q(z|x) to draw the K samples from")
@@ -163,7 +164,7 @@ def iwae_log_likelihood(model: nn.Module, x: torch.Tensor, k: int, batch_size: i
                 decoded = model.decoder_output(z.flatten(0, 1))                    # (kk*b, ...)
                 x_rep = xb.repeat(kk, *[1] * (xb.dim() - 1))
                 log_px_z = decoder_log_likelihood(decoded, x_rep, model.likelihood, model.sigma).view(kk, b)
-                log_pz = log_normal_diag(z, torch.zeros_like(z), torch.zeros_like(z))
+                log_pz = model.log_prior(z)                                        # (kk, b)
                 log_qz = log_normal_diag(z, mu, logvar)
                 lw.append(log_px_z + log_pz - log_qz)
             out.append(iwae_bound(torch.cat(lw)))                                  # (K, b) -> (b,)

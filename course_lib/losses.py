@@ -18,13 +18,15 @@ from torch import nn
 
 from .data import dynamic_binarize
 from .models import ConditionalVAE, VAEOutput
+from .priors import StandardNormalPrior
 
 if TYPE_CHECKING:
     from .training import LossFn
 
 __all__ = ["squared_error", "ae_loss", "gaussian_kl", "gaussian_kl_diag", "log_normal_diag",
            "bernoulli_log_likelihood", "gaussian_log_likelihood", "decoder_log_likelihood", "iwae_bound",
-           "kl_per_dim", "free_bits_kl", "kl_warmup", "negative_elbo", "vae_loss", "VAEObjective",
+           "kl_per_dim", "free_bits_kl", "kl_warmup", "posterior_kl", "negative_elbo", "vae_loss", "VAEObjective",
+           "IWAEObjective",
            "sparsity_penalty", "top_k_codes", "encoder_jacobian", "contractive_penalty",
            "sparse_ae_loss", "contractive_ae_loss", "denoising_ae_loss"]
 
@@ -227,8 +229,31 @@ def decoder_log_likelihood(output: torch.Tensor, x: torch.Tensor, likelihood: st
     raise ValueError(f"likelihood must be 'gaussian' or 'bernoulli', got {likelihood!r}")
 
 
+def posterior_kl(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                 log_prior: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    r"""Per-example :math:`\mathrm{KL}\big(q(z \mid x)\,\Vert\,p(z)\big)`, the rate of the ELBO.
+
+    * ``log_prior=None``, the standard normal prior: the closed form
+      :func:`gaussian_kl` (``z`` is not used);
+    * a learned prior's ``log_prior(z)`` (e.g. ``model.log_prior``): no closed form,
+      so the Monte-Carlo estimate at the sampled codes,
+
+      .. math:: \widehat{\mathrm{KL}} = \frac1S\sum_{s=1}^{S} \log q(z_s \mid x) - \log p(z_s),
+                \qquad z_s \sim q(z \mid x),
+
+      unbiased, with gradients through the reparameterised z.
+
+    ``mu``, ``logvar``: (B, L); ``z``: (B, L), or (S, B, L) for S samples per
+    example (averaged). Returns (B,) in nats."""
+    if log_prior is None:
+        return gaussian_kl(mu, logvar)
+    mc = log_normal_diag(z, mu, logvar) - log_prior(z)                      # (B,) or (S, B)
+    return mc.reshape(-1, *mu.shape[:-1]).mean(dim=0)
+
+
 def negative_elbo(out: VAEOutput, x: torch.Tensor, *, likelihood: str, sigma: float | None = None,
-                  beta: float = 1.0, free_bits: float = 0.0, kl_weight: float = 1.0) -> dict[str, torch.Tensor]:
+                  beta: float = 1.0, free_bits: float = 0.0, kl_weight: float = 1.0,
+                  log_prior: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
     r"""The negative ELBO of one batch from a VAE's forward pass ``out`` on ``x``,
     with one sample :math:`z_b \sim q(z \mid x_b)` per example:
 
@@ -243,6 +268,9 @@ def negative_elbo(out: VAEOutput, x: torch.Tensor, *, likelihood: str, sigma: fl
     normaliser, so every part is in nats); ``beta`` weights the KL (beta-VAE),
     ``free_bits`` is :math:`\tau` (Kingma et al. 2016) and ``kl_weight`` is w (a KL
     warm-up). Sums over data and latent dimensions, mean over the batch.
+    ``log_prior`` is a learned prior's ``log_prior(z)``: the KL is then the
+    Monte-Carlo estimate of :func:`posterior_kl` at ``out.z`` (``None``: the
+    standard normal, in closed form); free bits need the closed form's split by dimension.
 
     Returns ``loss`` (what to minimise) and the true quantities, whatever the
     knobs: ``elbo`` (the bound, beta = 1), ``recon`` (:math:`-\log p(x\mid z)`)
@@ -258,8 +286,11 @@ def negative_elbo(out: VAEOutput, x: torch.Tensor, *, likelihood: str, sigma: fl
         decoded = out.logits
     else:
         decoded = out.x_hat
+    if free_bits > 0 and log_prior is not None:
+        raise ValueError("free bits split the KL by latent dimension, which only the standard normal prior's "
+                         "closed form allows; this model has a learned prior")
     log_px_z = decoder_log_likelihood(decoded, x, likelihood, sigma)
-    kl = gaussian_kl(out.mu, out.logvar)
+    kl = posterior_kl(out.z, out.mu, out.logvar, log_prior)
     recon, kl_mean = -log_px_z.mean(), kl.mean()
     rate = free_bits_kl(out.mu, out.logvar, free_bits) if free_bits > 0 else kl_mean
     return {"loss": recon + kl_weight * beta * rate, "elbo": -(recon + kl_mean), "recon": recon, "kl": kl_mean}
@@ -289,8 +320,9 @@ def vae_loss(model: nn.Module, batch: torch.Tensor | tuple[torch.Tensor, ...], *
     ``model.sigma``); ``beta``, ``free_bits`` and ``kl_weight`` are those of
     :func:`negative_elbo`. A batch ``(x, y)`` feeds ``y`` to a conditional VAE
     and is otherwise read as (images, unused labels). ``binarize`` draws a fresh
-    binary image per call first (dynamic binarisation). Returns ``loss``,
-    ``elbo``, ``recon``, ``kl`` (nats per example).
+    binary image per call first (dynamic binarisation). A model with a learned
+    prior (``model.prior``) gets the Monte-Carlo KL (:func:`posterior_kl`). Returns
+    ``loss``, ``elbo``, ``recon``, ``kl`` (nats per example).
     """
     x, inputs = _split_batch(model, batch)
     if binarize:
@@ -305,7 +337,14 @@ def vae_loss(model: nn.Module, batch: torch.Tensor | tuple[torch.Tensor, ...], *
         raise ValueError("give likelihood= ('gaussian' or 'bernoulli'): the model does not say")
     sigma = sigma if sigma is not None else getattr(model, "sigma", None)
     return negative_elbo(out, x, likelihood=likelihood, sigma=sigma, beta=beta, free_bits=free_bits,
-                         kl_weight=kl_weight)
+                         kl_weight=kl_weight, log_prior=_learned_log_prior(model))
+
+
+def _learned_log_prior(model: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """``model.log_prior`` when the model has a learned prior, else None (the standard normal:
+    no prior module, or a :class:`~course_lib.StandardNormalPrior`, gets the closed-form KL)."""
+    prior = getattr(model, "prior", None)
+    return None if prior is None or isinstance(prior, StandardNormalPrior) else model.log_prior
 
 
 @dataclass
@@ -329,6 +368,54 @@ class VAEObjective:
                          binarize=self.binarize)
         parts["kl_weight"] = torch.tensor(w * self.beta)
         return parts
+
+
+@dataclass(frozen=True)
+class IWAEObjective:
+    r"""``loss_fn(model, batch)`` for :func:`course_lib.fit`: train a VAE on the
+    importance-weighted bound of Burda et al. (2015) with ``k`` samples,
+
+    .. math:: \mathcal{L}_k(x) = \log \frac1k \sum_{i=1}^{k}
+              \frac{p_\theta(x \mid z_i)\, p(z_i)}{q_\phi(z_i \mid x)},
+              \qquad z_i \sim q_\phi(z \mid x) \text{ (reparameterised)},
+
+    ``loss`` :math:`= -\frac1B\sum_b \mathcal{L}_k(x_b)`, by :func:`iwae_bound`
+    over the (k, B) log-weights; :math:`\log p(z)` is ``model.log_prior`` (the
+    standard normal or a learned prior). ``k = 1`` is the one-sample ELBO with a
+    Monte-Carlo KL. ``binarize`` draws a fresh binary image per call first.
+
+    Returns the parts, batch means in nats per example: ``loss``, ``iwae``
+    (:math:`\mathcal{L}_k`), and the ELBO of the same k samples, ``elbo`` =
+    ``-(recon + kl)``, with ``recon`` the mean of :math:`-\log p(x \mid z_i)` over
+    the k samples and ``kl`` that of :func:`posterior_kl` (closed form for the
+    standard normal prior), so that ``iwae >= elbo`` can be watched during training.
+    """
+
+    k: int = 5
+    binarize: bool = False
+
+    def __post_init__(self):
+        if int(self.k) < 1:
+            raise ValueError(f"k must be at least 1, got {self.k}")
+
+    def __call__(self, model: nn.Module, batch: torch.Tensor | tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
+        if isinstance(model, ConditionalVAE):
+            raise TypeError("IWAEObjective trains an unconditional VAE; a conditional one needs the labels")
+        x = _images(batch)
+        if self.binarize:
+            x = dynamic_binarize(x)
+        mu, logvar = model.encode(x)                                        # (B, L)
+        k, B = int(self.k), len(x)
+        z = model.reparameterize(mu.expand(k, *mu.shape), logvar.expand(k, *mu.shape))  # (k, B, L)
+        decoded = model.decoder_output(z.flatten(0, 1))                     # (k B, *input_shape)
+        x_rep = x.expand(k, *x.shape).flatten(0, 1)                         # (k B, *input_shape)
+        log_px_z = decoder_log_likelihood(decoded, x_rep, model.likelihood, model.sigma).view(k, B)
+        log_pz, log_qz = model.log_prior(z), log_normal_diag(z, mu, logvar)  # (k, B) each
+        iwae = iwae_bound(log_px_z + log_pz - log_qz)                       # log w -> L_k, (B,)
+        recon = -log_px_z.mean()
+        learned = _learned_log_prior(model) is not None   # reuse log p(z) above: a VampPrior's costs an encoder pass
+        kl = posterior_kl(z, mu, logvar, (lambda _: log_pz) if learned else None).mean()
+        return {"loss": -iwae.mean(), "iwae": iwae.mean(), "elbo": -(recon + kl), "recon": recon, "kl": kl}
 
 
 # ---------------------------------------------------------------------------

@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .priors import StandardNormalPrior
+
 __all__ = ["mlp", "AEOutput", "VAEOutput", "Autoencoder", "VAE", "ConditionalVAE", "reparameterize",
            "check_input", "LIKELIHOODS"]
 
@@ -185,20 +187,38 @@ class Autoencoder(nn.Module):
 
 
 class VAE(Autoencoder):
-    r"""A variational autoencoder with a diagonal Gaussian posterior and a
-    standard normal prior.
+    r"""A variational autoencoder with a diagonal Gaussian posterior and, by
+    default, a standard normal prior.
 
     * encoder: (B, *input_shape) -> (B, 2L), read as ``[mu, logvar]`` of
       :math:`q_\phi(z \mid x) = \mathcal{N}(\mu, \mathrm{diag}\,e^{\mathrm{logvar}})`
       (the log-variance is unconstrained, exponentiated where a variance is needed);
     * decoder: codes (B, L) -> the mean (Gaussian likelihood with standard
       deviation ``sigma``) or the logits (Bernoulli) of :math:`p_\theta(x \mid z)`;
-    * prior :math:`p(z) = \mathcal{N}(0, I_L)`.
+    * prior :math:`p(z) = \mathcal{N}(0, I_L)` when ``prior`` is ``None``
+      (:class:`~course_lib.StandardNormalPrior`: no parameters, the loss uses the
+      closed-form KL), else a learned prior module with ``log_prob(z)`` and
+      ``sample(n, generator)`` from :mod:`course_lib.priors` (its parameters join
+      the model's; the loss estimates the KL by Monte Carlo). It can also be
+      attached later: ``model.prior = cl.VampPrior(model.encode, 500, model.input_shape)``.
 
     ``forward`` samples one :math:`z \sim q(z \mid x)` by the reparameterisation
     trick and returns a :class:`VAEOutput`. The loss lives in
     :func:`course_lib.vae_loss`, not here.
     """
+
+    def __init__(self, encoder: nn.Module, decoder: nn.Module, input_shape: Sequence[int],
+                 latent_dim: int, *, likelihood: Likelihood = "gaussian", sigma: float | None = None,
+                 prior: nn.Module | None = None):
+        super().__init__(encoder, decoder, input_shape, latent_dim, likelihood=likelihood, sigma=sigma)
+        self.prior = prior
+
+    def log_prior(self, z: torch.Tensor) -> torch.Tensor:
+        r"""The prior's log density :math:`\log p(z)`, summed over the latent
+        dimension; ``z`` (..., L) -> (...), so K samples (K, B, L) give (K, B). With
+        no prior module it is the standard normal's (:class:`~course_lib.StandardNormalPrior`)."""
+        prior = self.prior if self.prior is not None else StandardNormalPrior
+        return prior.log_prob(z)
 
     def _split(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         if h.dim() != 2 or h.shape[1] != 2 * self.latent_dim:
@@ -225,19 +245,26 @@ class VAE(Autoencoder):
 
     def prior_codes(self, n: int, generator: torch.Generator | None = None,
                     temperature: float = 1.0) -> torch.Tensor:
-        """``n`` codes ``z = T * eps``, ``eps ~ N(0, I_L)``, on the model's device and dtype (n, L)."""
+        """``n`` codes (n, L) from the prior, on the model's device and dtype: ``z = T * eps``,
+        ``eps ~ N(0, I_L)`` for the standard normal, ``self.prior.sample(n)`` for a learned
+        prior (which has no temperature: ``T`` must stay 1)."""
         if int(n) <= 0:
             raise ValueError(f"n must be positive, got {n}")
         if temperature < 0:
             raise ValueError(f"temperature must be >= 0, got {temperature}")
         weight = next(self.parameters())
+        if self.prior is not None and not isinstance(self.prior, StandardNormalPrior):
+            if temperature != 1.0:
+                raise ValueError("a temperature scales the standard normal prior only; this model has a "
+                                 f"{type(self.prior).__name__}")
+            return self.prior.sample(int(n), generator).to(weight.device, weight.dtype)
         eps = torch.randn(int(n), self.latent_dim, generator=generator,
                           device=generator.device if generator is not None else None)
         return (temperature * eps).to(weight.device, weight.dtype)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator | None = None, noise: bool = False) -> torch.Tensor:
-        """``n`` new examples (n, *input_shape): the decoder's mean at ``z ~ N(0, I)``.
+        """``n`` new examples (n, *input_shape): the decoder's mean at ``z ~ p(z)`` (see :meth:`prior_codes`).
         With ``noise=True`` a Gaussian decoder also adds its noise ``sigma * eps``
         and a Bernoulli one draws binary pixels."""
         x = self.decode(self.prior_codes(n, generator))

@@ -1,14 +1,15 @@
 """The training command for the course's pretrained models.
 
     python -m course_lib pretrain cvae-fashion [--profile full|cpu|smoke] [--epochs N]
-                                            [--seed S] [--out DIR]
+                                            [--seed S] [--out DIR] [--resume-dir DIR] [--threads N]
 
 trains a registered model with the budget of a run profile, shows a progress
 bar, and writes ``<out>/<name>.pt`` with its JSON manifest (see
 :mod:`course_lib.checkpoints`). After every epoch a resume state is saved
-atomically to ``<out>/<name>.resume.pt``: after Ctrl-C, running the same
-command again continues from the last finished epoch. New models are added to
-:data:`REGISTRY`.
+atomically to ``<resume-dir>/<name>.resume.pt`` (default: ``<out>``): after
+Ctrl-C, running the same command again continues from the last finished epoch,
+on this machine or on another one that has the resume file. New models are
+added to :data:`REGISTRY`.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
@@ -29,7 +31,7 @@ import torch
 from torch import nn
 
 from .checkpoints import Loaded, _atomic_write, display_path, git_commit, load_or_train, save_checkpoint
-from .losses import vae_loss
+from .losses import IWAEObjective, kl_warmup, vae_loss
 from .profiles import Budget, Profile, get_profile
 from .training import evaluate, fit
 from .utils import get_device, seed_everything
@@ -77,6 +79,9 @@ class ModelSpec:
     test_metrics: Callable[[nn.Module, Tensors, Profile, int], dict] | None = None
     #: evaluate the test ELBO every this many epochs into the history (0 = never)
     eval_every: int = 0
+    #: KL weight of epoch ``e`` (from 1), a warm-up; None = 1 throughout. When set, ``loss_fn``
+    #: must take ``kl_weight=`` (per epoch, not per step, so that a resumed run gets the same weights)
+    kl_weight: Callable[[int], float] | None = None
 
 
 def _data_source(name: str) -> str | None:
@@ -175,13 +180,33 @@ def _binary_mnist_data(budget: Budget, device: torch.device) -> tuple[Tensors, T
 
 def _build_binary_mnist_vae(config: dict) -> nn.Module:
     from .architectures import mlp_vae
+    from .priors import MixtureOfGaussiansPrior, VampPrior
 
-    return mlp_vae((1, 28, 28), config["latent_dim"], tuple(config["hidden"]),
-                   activation={"tanh": nn.Tanh, "relu": nn.ReLU}[config["activation"]], likelihood="bernoulli")
+    model = mlp_vae((1, 28, 28), config["latent_dim"], tuple(config["hidden"]),
+                    activation={"tanh": nn.Tanh, "relu": nn.ReLU}[config["activation"]], likelihood="bernoulli")
+    prior = config.get("prior", "standard normal")
+    if prior == "vampprior":
+        model.prior = VampPrior(model.encode, config["prior_components"], model.input_shape)
+    elif prior == "mixture of gaussians":
+        model.prior = MixtureOfGaussiansPrior(model.latent_dim, config["prior_components"])
+    elif prior != "standard normal":
+        raise ValueError(f"unknown prior {prior!r}")
+    return model
 
 
-def _binary_vae_loss(model, batch):
-    return vae_loss(model, batch, binarize=True)
+def _binary_vae_loss(model, batch, kl_weight: float = 1.0):
+    return vae_loss(model, batch, binarize=True, kl_weight=kl_weight)
+
+
+#: the IWAE paper's training objective: k = 5 importance samples, a fresh binarisation per batch
+_binary_iwae_loss = IWAEObjective(k=5, binarize=True)
+
+#: the VampPrior paper's KL warm-up: a linear ramp of the KL weight over its first 100 epochs
+VAMPPRIOR_WARMUP_EPOCHS = 100
+
+
+def _vampprior_warmup(epoch: int) -> float:
+    return kl_warmup(epoch, VAMPPRIOR_WARMUP_EPOCHS)
 
 
 def _init_bias(model, train):
@@ -221,6 +246,15 @@ def _mnist_data(budget: Budget, device: torch.device) -> tuple[Tensors, Tensors,
     info = {"dataset": "mnist", "source": _data_source("mnist"), "pixels": "grey levels in [0, 1]",
             "train_images": len(train), "test_images": len(test)}
     return (train.x,), (test.x,), info
+
+
+#: the network of "vae-binary-mnist", shared by the models that change only its objective or prior
+_BURDA_NETWORK = {"latent_dim": 50, "hidden": [200, 200], "activation": "tanh", "output_bias": "logit of mean image",
+                  "lr_schedule": f"Burda et al. 2015, stage lengths ceil({BURDA_SCHEDULE_SCALE:.4g} * 3^i)"}
+#: how the three binarised-MNIST models are optimised, as for "vae-binary-mnist"
+_BURDA_TRAINING = dict(load_data=_binary_mnist_data, optimizer="Adam",
+                       optimizer_kwargs={"betas": (0.9, 0.999), "eps": 1e-4}, lr_factor=_burda_lr,
+                       init=_init_bias, test_metrics=_nll_metrics, eval_every=10)
 
 
 def _build_mlp_vae(config: dict) -> nn.Module:
@@ -268,20 +302,44 @@ REGISTRY: dict[str, ModelSpec] = {
         description="MLP VAE 784-200-200-50 (tanh) on dynamically binarised MNIST, the one-stochastic-layer "
                     "model of Burda et al. 2015 (chapter 8)",
         budget_key="mnist_burda",
-        config={"latent_dim": 50, "hidden": [200, 200], "activation": "tanh", "output_bias": "logit of mean image",
-                "lr_schedule": f"Burda et al. 2015, stage lengths ceil({BURDA_SCHEDULE_SCALE:.4g} * 3^i)"},
+        config=dict(_BURDA_NETWORK),
         build=_build_binary_mnist_vae,
-        load_data=_binary_mnist_data,
         loss_fn=_binary_vae_loss,
         loss_description="negative ELBO, Bernoulli likelihood from logits on a fresh binarisation of each batch, "
                          "sum over pixels, batch mean",
         estimator="one z ~ q(z|x) per binarised test image, torch.manual_seed(seed)",
-        optimizer="Adam",
-        optimizer_kwargs={"betas": (0.9, 0.999), "eps": 1e-4},
-        lr_factor=_burda_lr,
-        init=_init_bias,
-        test_metrics=_nll_metrics,
-        eval_every=10,
+        **_BURDA_TRAINING,
+    ),
+    "iwae-binary-mnist": ModelSpec(
+        name="iwae-binary-mnist",
+        description="the network of vae-binary-mnist trained on the importance-weighted bound with k = 5 "
+                    "samples: the one-stochastic-layer IWAE of Burda et al. 2015 (chapter 8b)",
+        budget_key="mnist_burda_iwae",
+        config={**_BURDA_NETWORK, "objective": "iwae", "iwae_k": 5},
+        build=_build_binary_mnist_vae,
+        loss_fn=_binary_iwae_loss,
+        loss_description="negative importance-weighted bound L_5 (k = 5 reparameterised z ~ q(z|x) per image), "
+                         "Bernoulli likelihood from logits on a fresh binarisation of each batch, batch mean",
+        estimator="k = 5 z ~ q(z|x) per binarised test image, torch.manual_seed(seed): the ELBO's recon "
+                  "averaged over them, closed-form KL; iwae = L_5 on the same samples",
+        **_BURDA_TRAINING,
+    ),
+    "vampprior-binary-mnist": ModelSpec(
+        name="vampprior-binary-mnist",
+        description="the network of vae-binary-mnist with a VampPrior of 500 learned pseudo-inputs "
+                    "(Tomczak & Welling 2018), trained on the ELBO (chapter 8b)",
+        budget_key="mnist_burda_vampprior",
+        config={**_BURDA_NETWORK, "prior": "vampprior", "prior_components": 500,
+                "pseudo_inputs": "hardtanh(w) in [0, 1], w ~ N(0.05, 0.01^2) per pixel at the start",
+                "kl_warmup": f"KL weight min(1, epoch / {VAMPPRIOR_WARMUP_EPOCHS}) (Tomczak & Welling 2018)"},
+        build=_build_binary_mnist_vae,
+        loss_fn=_binary_vae_loss,
+        loss_description="negative ELBO with a one-sample Monte-Carlo KL, log q(z|x) - log p(z) at the sampled z; "
+                         "Bernoulli likelihood from logits on a fresh binarisation of each batch, sum over pixels, "
+                         "batch mean; the KL weighted by the warm-up (the logged elbo is always the bound)",
+        estimator="one z ~ q(z|x) per binarised test image, torch.manual_seed(seed); the KL by Monte Carlo at it",
+        kl_weight=_vampprior_warmup,
+        **_BURDA_TRAINING,
     ),
 }
 
@@ -307,16 +365,18 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
                 seed: int = 0, out: str | Path = CHECKPOINT_DIR, device: str | torch.device | None = None,
                 resume: bool = True, progress: bool | None = None,
                 epoch_callback: Callable[[int], None] | None = None,
-                data: tuple[Tensors, Tensors, dict] | None = None) -> TrainResult:
+                data: tuple[Tensors, Tensors, dict] | None = None,
+                resume_dir: str | Path | None = None) -> TrainResult:
     """Train the registered model ``name`` and write ``<out>/<name>.pt`` + manifest.
 
     Budget (epochs, batch size, learning rate, subsets) from the profile;
     ``epochs`` overrides it. AdamW as in the source notes. After each epoch the
     model, optimiser, random state and per-epoch history are saved to
-    ``<out>/<name>.resume.pt``; a later call with the same settings resumes
-    from there (``resume=False`` starts afresh). Ctrl-C (or a KeyboardInterrupt
-    raised by ``epoch_callback(epoch)``) stops the run with the last finished
-    epoch saved. ``data`` replaces the registered data loader (tests).
+    ``<resume_dir>/<name>.resume.pt`` (default ``resume_dir``: ``out``); a later
+    call with the same settings resumes from there (``resume=False`` starts
+    afresh). Ctrl-C (or a KeyboardInterrupt raised by ``epoch_callback(epoch)``)
+    stops the run with the last finished epoch saved. ``data`` replaces the
+    registered data loader (tests).
     """
     spec = _spec(name)
     prof = profile if isinstance(profile, Profile) else get_profile(profile)
@@ -327,7 +387,9 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
     device = torch.device(device) if device is not None else get_device()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    resume_file = out / f"{name}.resume.pt"
+    resume_dir = Path(resume_dir) if resume_dir is not None else out
+    resume_dir.mkdir(parents=True, exist_ok=True)
+    resume_file = resume_dir / f"{name}.resume.pt"
 
     train, test, data_info = data if data is not None else spec.load_data(budget, device)
     train = tuple(t.to(device) for t in train)
@@ -373,7 +435,10 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
             if spec.lr_factor is not None:
                 for group in optimizer.param_groups:
                     group["lr"] = budget.lr * spec.lr_factor(epoch)
-            h = fit(model, spec.loss_fn, train, epochs=1, batch_size=budget.batch_size,
+            loss_fn = spec.loss_fn
+            if spec.kl_weight is not None:
+                loss_fn = partial(spec.loss_fn, kl_weight=spec.kl_weight(epoch))
+            h = fit(model, loss_fn, train, epochs=1, batch_size=budget.batch_size,
                     optimizer=optimizer, seed=seed * 100_003 + epoch, progress=progress,
                     desc=f"{name} epoch {epoch}/{epochs}")
             if h.interrupted:
@@ -381,10 +446,15 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
                 break
             history.append({k: float(h[k].mean()) for k in h.keys})
             history[-1]["lr"] = optimizer.param_groups[0]["lr"]
+            if spec.kl_weight is not None:
+                history[-1]["kl_weight"] = spec.kl_weight(epoch)
             if spec.eval_every and (epoch % spec.eval_every == 0 or epoch == epochs):
                 with torch.random.fork_rng(devices=[]):  # the training stream stays untouched
                     torch.manual_seed(seed)
-                    history[-1]["test_elbo"] = evaluate(model, spec.loss_fn, test, batch_size=1000).get("elbo")
+                    parts = evaluate(model, spec.loss_fn, test, batch_size=1000)
+                history[-1]["test_elbo"] = parts.get("elbo")
+                if "iwae" in parts:
+                    history[-1]["test_iwae"] = parts["iwae"]
             seconds += h.seconds
             done = epoch
             state = {"run": run, "epoch": done, "history": history, "seconds": seconds,
@@ -411,6 +481,7 @@ def train_model(name: str, *, profile: str | Profile | None = None, epochs: int 
         "data": data_info,
         "test": {"elbo_nats_per_image": test_parts.get("elbo"), "recon_nats_per_image": test_parts.get("recon"),
                  "kl_nats_per_image": test_parts.get("kl"), "images": len(test[0]),
+                 **({"iwae_nats_per_image": test_parts["iwae"]} if "iwae" in test_parts else {}),
                  "estimator": spec.estimator, **extra},
         "history": history,
         "torch": torch.__version__, "python": platform.python_version(), "device": str(device),
@@ -461,11 +532,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=str(CHECKPOINT_DIR), help="output folder (default: course_lib/pretrained/)")
     parser.add_argument("--device", default=None, help="cpu, cuda or mps (default: the best available)")
+    parser.add_argument("--resume-dir", default=None,
+                        help="folder of the per-epoch resume state (default: the output folder)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="CPU threads for torch (default: torch's choice, or $OMP_NUM_THREADS)")
     parser.add_argument("--fresh", action="store_true", help="ignore a resume state and start afresh")
     args = parser.parse_args(argv)
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
     start = time.perf_counter()
     result = train_model(args.model, profile=args.profile, epochs=args.epochs, seed=args.seed,
-                         out=args.out, device=args.device, resume=not args.fresh)
+                         out=args.out, device=args.device, resume=not args.fresh, resume_dir=args.resume_dir)
     if result.interrupted:
         return 130
     print(f"done in {time.perf_counter() - start:.0f} s")

@@ -103,6 +103,10 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             mnist_iwae=Budget(steps=10, batch_size=50, test_size=50),
             # the IWAE paper's one-layer VAE (chapter 8; cpu/full load course_lib/pretrained/) and its test NLL
             mnist_burda=Budget(epochs=1, batch_size=100, lr=1e-3, train_size=500, test_size=100),
+            # the same network trained as an IWAE (k = 5) and with a VampPrior (chapter 8b; cpu/full load
+            # course_lib/pretrained/)
+            mnist_burda_iwae=Budget(epochs=1, batch_size=100, lr=1e-3, train_size=500, test_size=100),
+            mnist_burda_vampprior=Budget(epochs=1, batch_size=100, lr=1e-3, train_size=500, test_size=100),
             mnist_nll=Budget(steps=10, test_size=100),
             # thesis AE / VAE (dense) and conv VAE, per seed (chapter 9)
             mnist_thesis=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=500),
@@ -146,6 +150,8 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             mnist_beta=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=12000, test_size=2000),
             mnist_iwae=Budget(steps=500, batch_size=50, test_size=300),
             mnist_burda=Budget(epochs=1094, batch_size=100, lr=1e-3),
+            mnist_burda_iwae=Budget(epochs=1094, batch_size=100, lr=1e-3),
+            mnist_burda_vampprior=Budget(epochs=1094, batch_size=100, lr=1e-3),
             mnist_nll=Budget(steps=5000),
             mnist_thesis=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=10000, test_size=5000),
             mnist_thesis_conv=Budget(epochs=4, batch_size=128, lr=1e-3, train_size=8000, test_size=5000),
@@ -175,6 +181,9 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             mnist_iwae=Budget(steps=5000, batch_size=20),
             # 1094 epochs = the IWAE paper's 3,280-epoch schedule compressed threefold (batch 100, not 20)
             mnist_burda=Budget(epochs=1094, batch_size=100, lr=1e-3),
+            # the same schedule for the IWAE (k = 5) and the VampPrior model
+            mnist_burda_iwae=Budget(epochs=1094, batch_size=100, lr=1e-3),
+            mnist_burda_vampprior=Budget(epochs=1094, batch_size=100, lr=1e-3),
             mnist_nll=Budget(steps=5000),
             mnist_thesis=Budget(epochs=30, batch_size=128, lr=1e-3),
             mnist_thesis_conv=Budget(epochs=30, batch_size=128, lr=1e-3),

@@ -234,3 +234,52 @@ def test_one_command_entry_point_without_the_double_import_warning():
     assert "usage: python -m course_lib data" in run("data", "--help").stdout
     bad = run("nope")
     assert bad.returncode == 2 and "unknown command 'nope'; commands: data, pretrain" in bad.stderr
+
+
+@pytest.mark.parametrize("name", ["iwae-binary-mnist", "vampprior-binary-mnist"])
+def test_the_iwae_and_vampprior_models_resume_exactly_from_a_separate_resume_folder(tmp_path, name, capsys):
+    kw = dict(profile="smoke", epochs=2, seed=3, device="cpu", data=tiny_binary_mnist(), progress=False)
+    first = train_model(name, out=tmp_path / "a", resume_dir=tmp_path / "state", epoch_callback=stop_after(1), **kw)
+    assert first.interrupted and first.epochs_done == 1
+    assert (tmp_path / "state" / f"{name}.resume.pt").is_file()
+    assert not (tmp_path / "a" / f"{name}.resume.pt").exists()
+    capsys.readouterr()
+    resumed = train_model(name, out=tmp_path / "a", resume_dir=tmp_path / "state", **kw)
+    assert "resuming after epoch 1" in capsys.readouterr().out
+    assert not (tmp_path / "state" / f"{name}.resume.pt").exists() and (tmp_path / "a" / f"{name}.pt").is_file()
+    straight = train_model(name, out=tmp_path / "b", **kw)
+    for (key, a), b in zip(resumed.model.state_dict().items(), straight.model.state_dict().values()):
+        torch.testing.assert_close(a, b, rtol=0, atol=0, msg=key)
+    m = resumed.manifest
+    assert m["history"] == straight.manifest["history"] and m["test"] == straight.manifest["test"]
+    assert m["test"]["nll_k"] == cl.get_profile("smoke")["mnist_nll"].steps
+    # the NLL is computed with the model's own prior
+    again = cl.iwae_nll(resumed.model, tiny_binary_mnist()[1][0], m["test"]["nll_k"],
+                        generator=torch.Generator().manual_seed(3), batch_size=50)
+    assert again.nll == pytest.approx(m["test"]["nll_nats_per_image"], rel=1e-6)
+    if name == "iwae-binary-mnist":
+        assert m["test"]["iwae_nats_per_image"] >= m["test"]["elbo_nats_per_image"]
+        assert "test_iwae" in m["history"][-1]
+    else:
+        assert isinstance(resumed.model.prior, cl.VampPrior)
+        # the KL warm-up of the VampPrior paper, per epoch
+        assert [h["kl_weight"] for h in m["history"]] == pytest.approx([0.01, 0.02])
+        assert set(resumed.model.state_dict()) - set(REGISTRY["vae-binary-mnist"].build(
+            REGISTRY["vae-binary-mnist"].config).state_dict()) == {"prior.pseudo_weights"}
+
+
+def test_command_line_takes_a_resume_folder_and_a_thread_count(tmp_path, monkeypatch):
+    calls = {}
+
+    def fake_train_model(name, **kwargs):
+        calls.update(kwargs, name=name)
+        return cl.TrainResult(None, None, 0, True)
+
+    monkeypatch.setattr("course_lib.pretrain.train_model", fake_train_model)
+    threads = torch.get_num_threads()
+    try:
+        assert main(["iwae-binary-mnist", "--resume-dir", str(tmp_path), "--threads", "1"]) == 130
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(threads)
+    assert calls["name"] == "iwae-binary-mnist" and calls["resume_dir"] == str(tmp_path)
