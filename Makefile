@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine: `make book` and `make test`.
 # With a folder named book/ at the top, every target must be .PHONY.
-.PHONY: help venv data book test test-unit bench gpu-check lab clean
+.PHONY: help venv data book test test-unit bench gpu-check colab-check lab clean
 
 PYTHON ?= python3
 VENV   := .venv
@@ -14,6 +14,7 @@ help:
 	@echo "make test   unit tests + every chapter under COURSE_PROFILE=smoke + a smoke book build"
 	@echo "make bench  benchmarks -> book/running_costs.md (BENCH_BUILDS=1: also time make book/test from fresh clones)"
 	@echo "make gpu-check  on a CUDA machine: every chapter on the GPU (smoke), then the full profile -> bench/results/gpu.json"
+	@echo "make colab-check  every chapter in a bare environment (only what the course declares) -> bench/results/colab.json"
 	@echo "make lab    JupyterLab with the course installed"
 	@echo "make data   fetch the data sets only"
 
@@ -47,6 +48,11 @@ bench: data
 
 gpu-check: data
 	$(BIN)/python bench/gpu_check.py
+
+# Every chapter from a student's seat: a fresh environment holding only ipykernel, the course
+# installed by the chapter's first cell from a wheel, chapters run from outside the repository
+colab-check: data
+	$(BIN)/python tools/isolated_run.py
 
 lab: data
 	$(BIN)/jupyter lab --notebook-dir=.

@@ -266,6 +266,26 @@ def page_weight_section(w: dict | None) -> str:
     return s + ".\n"
 
 
+def colab_section(c: dict | None) -> str:
+    s = "## From a student's seat\n\n"
+    if not c:
+        return s + _missing("this section", "python tools/isolated_run.py")
+    s += ("Every chapter as on Colab, Kaggle or a class JupyterHub (`make colab-check`, "
+          "`tools/isolated_run.py`): a new virtual environment that sees nothing of the course's own "
+          "receives only `ipykernel`; the first chapter's set-up cell installs the course from a wheel "
+          "with the dependencies `pyproject.toml` declares; each chapter runs alone, top to bottom, "
+          f"from a folder outside the repository, under the {c['profile']} profile.\n\n")
+    rows = [[r["chapter"], "ran" if r["ok"] else f"FAILED: {r['error']}", _minutes(r["seconds"]),
+             _minutes(r["bootstrap_seconds"]) if (r.get("bootstrap_seconds") or 0) >= 1 else "-"]
+            for r in c["chapters"]]
+    s += _table(["chapter", "result", "time", "of which: installing the course"], rows)
+    install = f"; installing the course and its dependencies: {_minutes(c['install_seconds'])}" \
+        if c.get("install_seconds") else ""
+    return s + (f"\n\n{c['passed']} of {c['total']} chapters ran. The environment with `ipykernel` took "
+                f"{_minutes(c['env_seconds'])}{install}. Measured {c['measured']} on "
+                f"{_machine(c['machine'])}.\n")
+
+
 def gpu_section(g: dict | None) -> str:
     s = "## On a GPU\n\n"
     if not g:
@@ -297,6 +317,7 @@ def render(results: Path) -> str:
                       training_section(_load(results, "training")),
                       sliders_section(_load(results, "widgets"), _load(results, "browser")),
                       page_weight_section(_load(results, "page_weight")),
+                      colab_section(_load(results, "colab")),
                       gpu_section(_load(results, "gpu"))])
 
 

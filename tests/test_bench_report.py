@@ -108,3 +108,17 @@ def test_a_cpu_chapter_bench_adds_its_columns_and_total(tmp_path):
     assert "| 03_c | - | - | - | - | 2.5 min | - |" in text
     assert "| **total** | - |  | - |  | 4.0 min |  |" in text              # 90 + 150 s
     assert "Cpu, bench: measured this morning on Test CPU" in text
+
+
+def test_the_students_seat_section_comes_from_the_isolated_run(tmp_path):
+    assert "`python tools/isolated_run.py`" in report.render(tmp_path)
+    (tmp_path / "colab.json").write_text(json.dumps({
+        "machine": MACHINE, "measured": "2026-12-08 01:00 UTC", "profile": "smoke", "env_seconds": 14.2,
+        "install_seconds": 86.0, "passed": 1, "total": 2,
+        "chapters": [{"chapter": "01_a", "ok": True, "error": None, "seconds": 110.0, "bootstrap_seconds": 86.0},
+                     {"chapter": "02_b", "ok": False, "error": "ModuleNotFoundError: No module named 'x'",
+                      "seconds": 20.0, "bootstrap_seconds": 0.01}]}))
+    text = report.render(tmp_path)
+    assert "| 01_a | ran | 1.8 min | 86 s |" in text
+    assert "| 02_b | FAILED: ModuleNotFoundError: No module named 'x' | 20 s | - |" in text
+    assert "1 of 2 chapters ran" in text and "installing the course and its dependencies: 86 s" in text
