@@ -124,6 +124,13 @@ def _inches(texts: Sequence[Text], dim: str) -> float:
     return max(sizes, default=0.0)
 
 
+def _neighbours_overlap(texts: Sequence[Text], margin: float = 2.0) -> bool:
+    """Whether any two of ``texts``, in left-to-right order, overlap or come within
+    ``margin`` pixels of each other."""
+    boxes = [t.get_window_extent() for t in texts if t.get_visible() and t.get_text()]
+    return any(a.x1 + margin > b.x0 for a, b in zip(boxes, boxes[1:]))
+
+
 def _place_grid(fig: Figure, rows: int, cols: int, cell: float, *, left: float, top: float,
                 right: float = 0.0, aspect: float = 1.0, gap: float = 0.05, edge: float = 0.06) -> None:
     """Size ``fig`` for ``rows`` x ``cols`` cells ``cell`` inches wide and ``aspect * cell``
@@ -252,9 +259,17 @@ def image_grid(images: torch.Tensor | np.ndarray, *, nrow: int | None = None, ro
     if col_labels is not None:
         for ax, label in zip(axes[0], col_labels):
             ax.set_title(label, pad=3)
+    titles = [ax.title for ax in axes[0]]
     left = _inches([ax.yaxis.label for ax in axes[:, 0]], "width") + 0.12
-    top = _title_above(fig, title) + _inches([ax.title for ax in axes[0]], "height") + 0.06
-    _place_grid(fig, nrow, ncol, cell, left=left, top=top, aspect=x.shape[1] / x.shape[2])
+    above = _title_above(fig, title)
+    _place_grid(fig, nrow, ncol, cell, left=left, top=above + _inches(titles, "height") + 0.06,
+                aspect=x.shape[1] / x.shape[2])
+    if col_labels is not None and _neighbours_overlap(titles):
+        # labels wider than their images would run together: slant them, as image_mosaic does
+        for t in titles:
+            t.set(rotation=45, ha="left", rotation_mode="anchor")
+        _place_grid(fig, nrow, ncol, cell, left=left, top=above + _inches(titles, "height") + 0.06,
+                    right=_inches(titles[-1:], "width"), aspect=x.shape[1] / x.shape[2])
     plt.close(fig)
     return _moving(fig, [ax.images[0] for ax in axes.flat[:n]] + [ax.yaxis.label for ax in axes[:, 0]]
                    + [ax.title for ax in axes[0]] + [getattr(fig, "_suptitle", None)])

@@ -247,3 +247,51 @@ def test_traversal_figure_changes_one_dimension_per_row():
             np.testing.assert_allclose(np.asarray(shown).reshape(-1), torch.sigmoid(expected).numpy(), rtol=1e-6)
     with pytest.raises(ValueError, match="dims must index the code's 3 dimensions"):
         cl.traversal_figure(_CodeAsImage(), z, dims=[3])
+
+
+def _overlapping_texts(fig: Figure) -> list[tuple[str, str]]:
+    """Pairs of visible texts of ``fig`` whose drawn glyphs share a pixel: the figure
+    is laid out once, then each text is drawn alone on a cleared canvas and its opaque
+    pixels are compared, so slanted labels count by their glyphs, not their boxes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    canvas = FigureCanvasAgg(fig)  # a closed course figure has no canvas of its own
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    texts = [t for t in fig.findobj(Text) if t.get_visible() and t.get_text().strip()
+             and renderer is not None]
+    masks = []
+    for t in texts:
+        renderer.clear()
+        t.draw(renderer)
+        masks.append(np.asarray(renderer.buffer_rgba())[..., 3] > 128)
+    assert all(m.any() for m in masks), "a visible text drew nothing"
+    return [(texts[i].get_text(), texts[j].get_text()) for i in range(len(texts))
+            for j in range(i + 1, len(texts)) if (masks[i] & masks[j]).any()]
+
+
+def test_the_overlap_check_finds_two_labels_on_top_of_each_other():
+    fig = Figure(figsize=(3, 2))
+    ax = fig.add_subplot()
+    ax.set_xticks([0.5, 0.52], ["corrupted", "match 1"])
+    assert ("corrupted", "match 1") in _overlapping_texts(fig)
+
+
+LONG_LABELS = ["clean", "corrupted", *[f"match {i + 1}" for i in range(8)], "mean of\nmatches", "DAE"]
+FASHION = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+           "Ankle boot"]
+
+
+@pytest.mark.parametrize("draw", [
+    # chapter 3's Fig. 3.8: twelve narrow columns (their labels ran together at every width)
+    lambda: cl.image_grid(torch.rand(12, 1, 28, 28), nrow=1, cell=0.95, col_labels=LONG_LABELS),
+    lambda: cl.image_grid(torch.rand(6, 1, 28, 28), nrow=1, col_labels=["x", "y", "z", "u", "v", "w"]),
+    lambda: cl.image_grid(torch.rand(8, 1, 28, 28), row_labels=["first row", "second"],
+                          col_labels=LONG_LABELS[:4], title="a title"),
+    lambda: cl.image_mosaic(torch.rand(10, 11, 1, 32, 32), row_labels=FASHION, col_labels=["original", *FASHION]),
+    lambda: cl.image_mosaic(torch.rand(3, 9, 1, 28, 28), col_labels=[f"t={t:.2f}" for t in np.linspace(0, 1, 9)]),
+], ids=["fig-3.8", "short-labels", "rows-and-title", "class-swap", "interpolation-strip"])
+def test_no_two_labels_of_an_image_figure_overlap(draw):
+    fig = draw()
+    assert _overlapping_texts(fig) == []
