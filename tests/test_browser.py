@@ -81,10 +81,10 @@ def equations(smoke_site):
 
 @pytest.mark.parametrize("width", [1280, 390])
 def test_no_display_equation_is_wider_than_its_column(equations, width):
-    """Issue 15: at 1280 px every display equation of the prose fits its column
-    (long ones are split); on a 390 px phone, and for maths in a cell's output
-    (docstrings shown by cl.show_source), an equation may be wider only if its
-    box scrolls with a scrollbar the reader sees. Numbers and boxes never stick out."""
+    """Issues 15 and 25: at 1280 px every display equation fits its column, in the
+    prose and in a cell's output (docstrings shown by cl.show_source) alike: long ones
+    are split. On a 390 px phone an equation may be wider only if its box scrolls with
+    a scrollbar the reader sees. Numbers and boxes never stick out."""
     from tools.screenshot import equation_problems
 
     rows = [r for r in equations if r["width"] == width]

@@ -193,14 +193,14 @@ def measure_equations(pages, html: Path, widths=(1280, 390)) -> list[dict]:
 
 def equation_problems(rows, scroll_ok: bool = True) -> list[str]:
     """The rows of ``measure_equations`` a reader sees clipped: maths wider than its
-    box (unless the box visibly scrolls and ``scroll_ok``, or the equation is in a
-    cell's output, such as a docstring shown by ``cl.show_source``, which the prose
-    cannot split), or a box or number that sticks out of the text column. One line
-    per equation with page, label and widths."""
+    box (unless the box visibly scrolls and ``scroll_ok``), or a box or number that
+    sticks out of the text column. Equations in a cell's output (docstrings shown by
+    ``cl.show_source``) count like the prose's: the docstring is split instead. One
+    line per equation with page, label and widths."""
     bad = []
     for r in rows:
         name = f"{r['page']} @{r['width']}px eq {r['number'] or '(no number)'} {r['label'] or r['tex'][:40]!r}"
-        if r["need"] > r["box"] + 1 and not ((scroll_ok or r.get("in_output")) and r["scrolls"]):
+        if r["need"] > r["box"] + 1 and not (scroll_ok and r["scrolls"]):
             bad.append(f"{name}: maths {r['need']} px wide in a {r['box']} px box "
                        f"(column {r['column']} px){', scrolls' if r['scrolls'] else ', no visible scrollbar'}")
         elif r["sticks_out"] > 1 or r["sticks_out_left"] > 1:
