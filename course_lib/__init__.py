@@ -15,6 +15,9 @@ from .architectures import (
     all_conv_vae, conditional_conv_vae, conv_vae, init_output_bias, linear_autoencoder,
     mlp_autoencoder, mlp_vae, tied_autoencoder, TiedLinear, TopK,
 )
+from .autoregressive import (
+    AutoregressiveDecoder, AutoregressiveVAE, autoregressive_mlp_vae, MaskedConv2d,
+)
 from .attributes import (
     attribute_loss, AttributeRegressor, predict_attributes, r2_scores, train_attribute_regressor,
 )
@@ -104,13 +107,13 @@ from .widgets import (
 )
 
 from . import (  # noqa: E402  (the modules themselves, for __all__)
-    analysis, architectures, attributes, checkpoints, claims, corruption, cvae, data, disentanglement,
-    estimators, export,
+    analysis, architectures, attributes, autoregressive, checkpoints, claims, corruption, cvae, data,
+    disentanglement, estimators, export,
     faces, latent, latent_arithmetic, losses, models, notebook, plotting, ppca, pretrain, priors, profiles, tables,
     training, utils, widgets,
 )
 
-_MODULES = (analysis, architectures, attributes, checkpoints, claims, corruption, cvae, data,
+_MODULES = (analysis, architectures, attributes, autoregressive, checkpoints, claims, corruption, cvae, data,
             disentanglement, estimators, export, faces, latent, latent_arithmetic, losses, models, notebook, plotting, ppca,
             pretrain, priors, profiles, tables, training, utils, widgets)
 #: every module's ``__all__``, and nothing else: a name is public in one place, its module
