@@ -9,8 +9,8 @@ every pixel after it):
 
 .. math:: p_\theta(x \mid z) = \prod_{i=1}^{D} \mathrm{Bernoulli}\big(x_i;\ \sigma(g_i(z) + h_i(x_{<i}))\big),
 
-with :math:`g` an ordinary decoder network and :math:`h` a masked convolution (linear, or
-with one hidden layer) over the causal neighbourhood of each pixel. By the chain rule this is a normalised
+with :math:`g` an ordinary decoder network and :math:`h` a small convolutional network
+over the causal neighbourhood of each pixel. By the chain rule this is a normalised
 distribution over binary images, so the ELBO, the rate and the distortion mean what they
 mean for any VAE. Training reads the true pixels (teacher forcing); sampling draws them
 one at a time.
@@ -52,32 +52,22 @@ class MaskedConv2d(nn.Conv2d):
 class AutoregressiveDecoder(nn.Module):
     r"""Logits :math:`g(z) + h(x_{<i})` (B, C, H, W) of a Bernoulli decoder for images
     ``image_shape`` = (C, H, W): ``z_decoder`` maps codes (B, L) to (B, C H W) logits
-    :math:`g(z)`. With ``channels = 0``, :math:`h` is one :class:`MaskedConv2d` from C
-    maps to C logits: each pixel's logit gains a weighted sum of the pixels before it in
-    its ``kernel_size`` x ``kernel_size`` window, the same weights at every position.
-    With ``channels > 0`` it is a masked convolution to ``channels`` maps, a ReLU and a
-    1x1 convolution back to C. :math:`h`'s last layer starts at zero, so the decoder
-    begins as ``z_decoder`` alone. Call it as ``decoder(z, x)`` with the binary images
-    ``x``."""
+    :math:`g(z)`; :math:`h` is a :class:`MaskedConv2d` of ``channels`` maps, a ReLU and a
+    1x1 convolution back to C maps, started at zero so that the decoder begins as
+    ``z_decoder`` alone. Call it as ``decoder(z, x)`` with the binary images ``x``."""
 
     def __init__(self, z_decoder: nn.Module, image_shape: Sequence[int], kernel_size: int = 5,
-                 channels: int = 0) -> None:
+                 channels: int = 8) -> None:
         super().__init__()
         self.image_shape = tuple(int(s) for s in image_shape)
         if len(self.image_shape) != 3:
             raise ValueError(f"image_shape must be (C, H, W), got {self.image_shape}")
         c = self.image_shape[0]
         self.z_decoder = z_decoder
-        if channels < 0:
-            raise ValueError(f"channels must be >= 0, got {channels}")
-        if channels == 0:   # h is linear: a logistic regression on the pixels before
-            self.context = nn.Sequential(MaskedConv2d(c, c, kernel_size))
-        else:
-            self.context = nn.Sequential(MaskedConv2d(c, channels, kernel_size), nn.ReLU(),
-                                         nn.Conv2d(channels, c, 1))
-        last = self.context[-1]          # h starts at zero: the decoder starts as g alone
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
+        self.context = nn.Sequential(MaskedConv2d(c, channels, kernel_size), nn.ReLU(),
+                                     nn.Conv2d(channels, c, 1))
+        nn.init.zeros_(self.context[2].weight)
+        nn.init.zeros_(self.context[2].bias)
 
     def forward(self, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
         B = len(z)
@@ -144,12 +134,11 @@ class AutoregressiveVAE(VAE):
 def autoregressive_mlp_vae(image_shape: Sequence[int], latent_dim: int, hidden: Sequence[int] = (256,), *,
                            decoder_hidden: Sequence[int] | None = None,
                            activation: Callable[[], nn.Module] = nn.ReLU,
-                           kernel_size: int = 5, channels: int = 0) -> AutoregressiveVAE:
+                           kernel_size: int = 5, channels: int = 8) -> AutoregressiveVAE:
     """The MLP VAE of :func:`course_lib.mlp_vae` (Bernoulli decoder) with an
     :class:`AutoregressiveDecoder`: the same encoder ``D -> hidden... -> 2L`` and code
-    network ``L -> decoder_hidden... -> D``, plus a masked convolution over the
-    ``kernel_size`` x ``kernel_size`` neighbourhood before each pixel (linear for
-    ``channels = 0``, else with a hidden layer of ``channels`` maps)."""
+    network ``L -> decoder_hidden... -> D``, plus a masked convolution of ``channels`` maps
+    over the ``kernel_size`` x ``kernel_size`` neighbourhood before each pixel."""
     shape = tuple(int(s) for s in image_shape)
     if len(shape) != 3:
         raise ValueError(f"image_shape must be (C, H, W), got {shape}")

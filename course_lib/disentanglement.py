@@ -1,4 +1,4 @@
-"""Disentanglement scores: how well each latent dimension captures one known factor (chapter 11).
+"""Disentanglement scores: how well each latent dimension captures one known factor (chapter 10).
 
 A code z = (z_1, ..., z_L) is *disentangled* with respect to generating factors
 v = (v_1, ..., v_K) when each factor is captured by one latent dimension and each

@@ -97,23 +97,21 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             mnist_gen=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=500),
             # conditional conv VAE on Fashion-MNIST 32x32 (chapter 6); cpu/full load course_lib/pretrained/
             cvae_fashion=Budget(epochs=1, batch_size=64, lr=1e-3, train_size=512, test_size=256),
-            # dense Bernoulli VAEs on binarised MNIST: beta sweep, collapse fixes (chapter 8), ELBO surgery (9)
+            # dense Bernoulli VAEs on binarised MNIST: beta sweep and collapse fixes (chapter 8)
             mnist_beta=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=256),
-            # importance-weighted test NLL: steps = K samples per image (chapter 9)
+            # importance-weighted test NLL: steps = K samples per image (chapter 8)
             mnist_iwae=Budget(steps=10, batch_size=50, test_size=50),
-            # the IWAE paper's one-layer VAE (chapter 9; cpu/full load course_lib/pretrained/) and its test NLL
+            # the IWAE paper's one-layer VAE (chapter 8; cpu/full load course_lib/pretrained/) and its test NLL
             mnist_burda=Budget(epochs=1, batch_size=100, lr=1e-3, train_size=500, test_size=100),
-            # the same network trained as an IWAE (k = 5) and with a VampPrior (chapter 9; cpu/full load
+            # the same network trained as an IWAE (k = 5) and with a VampPrior (chapter 8b; cpu/full load
             # course_lib/pretrained/)
             mnist_burda_iwae=Budget(epochs=1, batch_size=100, lr=1e-3, train_size=500, test_size=100),
             mnist_burda_vampprior=Budget(epochs=1, batch_size=100, lr=1e-3, train_size=500, test_size=100),
             mnist_nll=Budget(steps=10, test_size=100),
-            # ELBO surgery: test_size = most test images the aggregate posterior mixes (chapter 9)
-            aggregate_posterior=Budget(test_size=1000),
-            # thesis AE / VAE (dense) and conv VAE, per seed (chapter 10)
+            # thesis AE / VAE (dense) and conv VAE, per seed (chapter 9)
             mnist_thesis=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=512, test_size=500),
             mnist_thesis_conv=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=256, test_size=500),
-            # t-SNE: test_size = number of codes embedded (chapter 10)
+            # t-SNE: test_size = number of codes embedded (chapter 9)
             tsne=Budget(test_size=300),
             # chapter 2: MNIST autoencoders (2-D map, anomaly detection, JL comparison, generation)
             ch2_mnist=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=512),
@@ -125,10 +123,10 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             # chapter 3: denoising AEs, 2-D swiss roll (steps) and Fashion-MNIST (epochs)
             ch3_dae_toy=Budget(steps=60, batch_size=256, lr=1e-3),
             ch3_dae=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=256),
-            # chapter 11: conv beta-VAEs (L = 10) on synthetic faces, one per beta and seed; test_size =
+            # chapter 10: conv beta-VAEs (L = 10) on synthetic faces, one per beta and seed; test_size =
             # held-out faces for the disentanglement scores
             faces_beta=Budget(epochs=1, batch_size=64, lr=2e-3, train_size=256, test_size=300),
-            # chapter 10: MLP VAE with L = 2 on MNIST for the in-page latent plane (the chapter loads
+            # chapter 9: MLP VAE with L = 2 on MNIST for the in-page latent plane (the chapter loads
             # course_lib/pretrained/vae2d-mnist.pt under every profile; `pretrain` trains it)
             vae2d_mnist=Budget(epochs=1, batch_size=128, lr=1e-3, train_size=1024, test_size=500),
         ),
@@ -147,17 +145,14 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             faces_regressor=Budget(epochs=5, batch_size=64, lr=2e-3, train_size=8000, test_size=3000),
             mnist_gen=Budget(epochs=8, batch_size=128, lr=1e-3, train_size=20000, test_size=10000),
             cvae_fashion=Budget(epochs=10, batch_size=256, lr=1e-3),
-            # 3 epochs, not 5: chapters 8 and 9 train 17 models (7 betas, an autoregressive decoder,
-            # 8 runs of two fixes at beta = 8; beta = 8 again in chapter 9), which at 3 epochs take
-            # about the optimiser steps that 10 one-seed models took at 5; 11,000 images, not 12,000,
-            # keep the two chapters within the time of the one they were split from
-            mnist_beta=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=11000, test_size=2000),
+            # 3 epochs, not 5: chapter 8 trains 18 models (7 betas, then 4 configurations x 3 seeds),
+            # which at 3 epochs take about the optimiser steps its 10 one-seed models took at 5
+            mnist_beta=Budget(epochs=3, batch_size=128, lr=1e-3, train_size=12000, test_size=2000),
             mnist_iwae=Budget(steps=500, batch_size=50, test_size=300),
             mnist_burda=Budget(epochs=1094, batch_size=100, lr=1e-3),
             mnist_burda_iwae=Budget(epochs=1094, batch_size=100, lr=1e-3),
             mnist_burda_vampprior=Budget(epochs=1094, batch_size=100, lr=1e-3),
             mnist_nll=Budget(steps=5000),
-            aggregate_posterior=Budget(test_size=5000),
             mnist_thesis=Budget(epochs=5, batch_size=128, lr=1e-3, train_size=10000, test_size=5000),
             mnist_thesis_conv=Budget(epochs=4, batch_size=128, lr=1e-3, train_size=8000, test_size=5000),
             tsne=Budget(test_size=1000),
@@ -190,7 +185,6 @@ PROFILES: Mapping[str, Profile] = MappingProxyType(
             mnist_burda_iwae=Budget(epochs=1094, batch_size=100, lr=1e-3),
             mnist_burda_vampprior=Budget(epochs=1094, batch_size=100, lr=1e-3),
             mnist_nll=Budget(steps=5000),
-            aggregate_posterior=Budget(test_size=10000),
             mnist_thesis=Budget(epochs=30, batch_size=128, lr=1e-3),
             mnist_thesis_conv=Budget(epochs=30, batch_size=128, lr=1e-3),
             tsne=Budget(test_size=5000),

@@ -9,7 +9,7 @@ from torch import nn
 
 import course_lib as cl
 
-# Keras' LeakyReLU (the framework of chapter 10's thesis) has slope 0.3
+# Keras' LeakyReLU (the framework of chapter 9's thesis) has slope 0.3
 THESIS_ACT = functools.partial(nn.LeakyReLU, 0.3)
 
 
@@ -29,7 +29,7 @@ def x():
     return torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(0))
 
 
-# --- chapter 10's thesis models (dense AE and VAE, all-convolutional VAE) --------------------------
+# --- chapter 9's thesis models (dense AE and VAE, all-convolutional VAE) --------------------------
 
 class TestThesisModels:
     @pytest.mark.parametrize("kind", ["ae", "vae", "conv_vae"])

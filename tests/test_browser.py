@@ -94,7 +94,7 @@ def test_no_display_equation_is_wider_than_its_column(equations, width):
 
 
 #: the in-page sliders the chapters must ship (issue 8): chapter 5 (toy VAE),
-#: chapter 6 (conditional VAE) and chapter 7 (faces VAE); chapter 11's latent traversal (issue 17)
+#: chapter 6 (conditional VAE) and chapter 7 (faces VAE); chapter 10's latent traversal (issue 17)
 SLIDERS = {"ch02-ae-interpolation-roll", "ch02-ae-interpolation-mnist", "ch05-vae-interpolation",
            "ch06-cvae-interpolation", "ch07-attribute-edit", "ch10-traversal"}
 
@@ -181,7 +181,7 @@ def test_in_page_sliders_decode_like_pytorch(smoke_site):
     assert found == SLIDERS, f"sliders in the built book: {sorted(found)}, expected {sorted(SLIDERS)}"
 
 
-#: the in-page latent planes with their draw pads (issue 18): chapter 10's L = 2 MNIST VAE
+#: the in-page latent planes with their draw pads (issue 18): chapter 9's L = 2 MNIST VAE
 PLANES = {"ch09-latent-plane"}
 
 

@@ -251,7 +251,7 @@ def test_interpolate_of_a_batch_norm_model_does_not_depend_on_the_other_ts():
 
 
 # ---------------------------------------------------------------------------
-# The aggregate posterior and ELBO surgery (chapter 9)
+# The aggregate posterior and ELBO surgery (chapter 8)
 
 def test_log_aggregate_posterior_against_torch_mixture():
     from torch.distributions import Categorical, Independent, MixtureSameFamily, Normal
